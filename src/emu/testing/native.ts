@@ -1,0 +1,336 @@
+/**
+ * The native side of the differential CPU tests: runs x86-64 machine code on the host CPU (Linux,
+ * user mode, 64-bit) from a given state and reports the final state or the fault. The emulator
+ * runs the same bytes from the same state; the tests compare the two.
+ *
+ * `native-harness.c` (next to this file) is compiled with gcc on first use and cached under
+ * `node_modules/.cache/virtlite/` by a hash of its source and build flags; all cases of a
+ * `runNative` call run in one harness process.
+ *
+ * Machine, identical for every case (see the top of native-harness.c):
+ * - code window: NATIVE_CODE_ADDR, NATIVE_CODE_SIZE bytes, RWX. Filled with 0xCC (int3), the
+ *   case's code at its start, followed by a 6-byte `jmp [rip+disp32]` through an aligned pointer
+ *   in the window's last 8 bytes to the harness's exit routine (changes no register or flag).
+ *   The case ends when RIP reaches the end of its bytes.
+ * - data window: NATIVE_DATA_ADDR, NATIVE_DATA_SIZE bytes, RW, no execute. All zero, then the
+ *   case's data copied to its start. Everything else around both windows is unmapped.
+ * - x87/MMX state is reset (fninit) and, on AVX hosts, the upper YMM halves are zeroed before
+ *   each case; neither is reported. The code must not make system calls.
+ *
+ * Wire protocol (stdin -> harness -> stdout), all integers little-endian:
+ *   request header  u32 magic 0x314E4C56 ("VLN1"), u32 case count, u32 timeout ms, u32 0
+ *   request case    u32 code_len, u32 data_len, u64 gpr[16] (SDM order), u64 rflags,
+ *                   u32 mxcsr, u32 0, u8 xmm[256]                       (408 bytes)
+ *                   then code_len code bytes, data_len data bytes
+ *   response header u32 magic 0x31524C56 ("VLR1"), u32 case count
+ *   response case   u32 signal (0 none, else the Linux signal number; 14 = SIGALRM = timeout),
+ *                   i32 vector (REG_TRAPNO, -1 if none), u64 error code (REG_ERR),
+ *                   u64 rip (absolute), u64 si_addr, i32 si_code, u32 0,
+ *                   u64 gpr[16], u64 rflags, u32 mxcsr, u32 data_len, u8 xmm[256]  (440 bytes)
+ *                   then data_len bytes: the final data window with trailing zeros trimmed.
+ *
+ * Fault conventions observed on Linux 6.18 (AMD Zen 4 host; native.test.ts checks those marked *):
+ * - #DE (div by 0, idiv overflow)*: SIGFPE, vector 0, RIP at the div, si_code FPE_INTDIV.
+ * - #UD (ud2)*: SIGILL, vector 6, RIP at the instruction.
+ * - #BP (int3 / `cd 03`)*: SIGTRAP, vector 3, a trap: RIP is *after* the instruction (offset 1
+ *   for 0xCC, 2 for cd 03), error 0, si_code SI_KERNEL. Running off into the 0xCC filler of the
+ *   code window looks the same.
+ * - #DB from EFLAGS.TF*: SIGTRAP, vector 1, RIP after the instruction that followed the popf.
+ *   `int1` (f1): SIGTRAP, vector 1, RIP at the instruction.
+ * - #PF*: SIGSEGV, vector 14, RIP at the instruction, `address` = CR2, error code with U/S (4)
+ *   always set: read of unmapped memory 4, write 6, fetch from unmapped memory 0x14, fetch from
+ *   the (present, NX) data window 0x15. Canonical kernel-half addresses report P as well (read
+ *   5, write 7, fetch 0x15), as the kernel forces it there. A fetch fault has RIP = the target.
+ * - #GP*: SIGSEGV, vector 13, `address` 0, si_code SI_KERNEL. Non-canonical data address: error
+ *   0. `jmp` to a non-canonical address: error 0, RIP at the jmp (not the target). `hlt`: error 0.
+ *   `int n` without a user gate: error (n << 3) | 2 (IDT).
+ * - #XM (unmasked SSE exception): SIGFPE, vector 19, si_code e.g. FPE_FLTINV, MXCSR with the flag.
+ * - #SS* (non-canonical address through RSP/RBP): SIGBUS, vector 12, error 0.
+ * - #AC* (EFLAGS.AC set by the code, then a misaligned access): SIGBUS, vector 17, error 0.
+ * - The RFLAGS reported at a fault is the kernel's EFLAGS image: it carries RF (bit 16) for
+ *   faults (#DE #UD #PF #GP #SS #AC), not for traps (#BP, #DB). Mask RF when comparing.
+ * - TIMEOUT: vector -1, error 0, the registers and RIP where SIGALRM interrupted the loop.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Guest-visible state the differential tests compare. All 64-bit values are unsigned bigint. */
+export interface X86UserState {
+  /** RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15 — SDM register-number order, 16 entries. */
+  gpr: bigint[];
+  /**
+   * RFLAGS. On input only CF PF AF ZF SF DF OF (bits 0,2,4,6,7,10,11) are honoured; others are
+   * forced to the architectural defaults (bit 1 set, IF set). On output: what `pushfq` shows at
+   * the end of the code, or on a fault the EFLAGS image the kernel saved (which may include RF,
+   * bit 16, see NativeFault).
+   */
+  rflags: bigint;
+  /** XMM0..XMM15, 16 bytes each (256 bytes total). */
+  xmm: Uint8Array;
+  /** MXCSR (on input, use 0x1f80 unless testing MXCSR; reserved bits make runNative throw). */
+  mxcsr: number;
+}
+
+/** Fixed address where the code is placed. */
+export const NATIVE_CODE_ADDR = 0x2000_0000n;
+/** Size of the code window; a case's code may be up to NATIVE_CODE_MAX bytes long. */
+export const NATIVE_CODE_SIZE = 0x1_0000;
+/** Longest code a case may have (6 bytes for the exit jump, 8 for its pointer at the end). */
+export const NATIVE_CODE_MAX = NATIVE_CODE_SIZE - 14;
+/** Fixed address of the read/write data window (below 2^31, so 32-bit addressing reaches it). */
+export const NATIVE_DATA_ADDR = 0x1000_0000n;
+/** Size of the data window. */
+export const NATIVE_DATA_SIZE = 0x1_0000;
+/** Default per-case time limit before a case is reported as TIMEOUT. */
+export const NATIVE_DEFAULT_TIMEOUT_MS = 1000;
+
+export interface NativeCase {
+  /** The instruction bytes; execution ends when RIP reaches the end of these bytes. */
+  code: Uint8Array;
+  state: X86UserState;
+  /** Initial content of the data window (length <= NATIVE_DATA_SIZE; rest zero). */
+  data: Uint8Array;
+}
+
+export type NativeSignal = 'SIGSEGV' | 'SIGBUS' | 'SIGFPE' | 'SIGILL' | 'SIGTRAP' | 'TIMEOUT';
+
+export interface NativeFault {
+  signal: NativeSignal;
+  /**
+   * x86 exception vector from the kernel's trap number (uc_mcontext REG_TRAPNO): 0 #DE, 3 #BP,
+   * 6 #UD, 12 #SS, 13 #GP, 14 #PF, ...; -1 for TIMEOUT.
+   */
+  vector: number;
+  /** REG_ERR (0 for TIMEOUT). For #PF the kernel always adds the U/S bit (4). */
+  errorCode: number;
+  /**
+   * RIP at the fault, as an offset from NATIVE_CODE_ADDR (negative if RIP is below it). For a
+   * fault (#DE #UD #GP #PF #SS ...) RIP is the faulting instruction; for a trap (int3 -> #BP)
+   * it is the instruction after it (one past the 0xCC). For TIMEOUT, wherever the timer hit.
+   */
+  ripOffset: number;
+  /** Absolute RIP at the fault. */
+  rip: bigint;
+  /**
+   * si_addr from the siginfo: for #PF the faulting linear address (CR2); for #GP and #SS 0; for
+   * SIGFPE/SIGILL the faulting instruction; for SIGTRAP whatever the kernel reports. 0 for TIMEOUT.
+   */
+  address: bigint;
+  /** si_code from the siginfo, e.g. SEGV_MAPERR 1, SEGV_ACCERR 2, SI_KERNEL 0x80, FPE_INTDIV 1. */
+  siCode: number;
+}
+
+export interface NativeResult {
+  /** Final state (at a fault: the registers the kernel reported in the signal context). */
+  state: X86UserState;
+  /**
+   * Final content of the data window, trimmed: its length is max(input data length, one past
+   * the last non-zero byte of the window). Every byte of the window beyond `data.length` is
+   * zero. Use nativeDataWindow() for all NATIVE_DATA_SIZE bytes.
+   */
+  data: Uint8Array;
+  fault: NativeFault | null;
+}
+
+export interface NativeOptions {
+  /** Per-case time limit in ms before the case is reported as TIMEOUT (default 1000). */
+  timeoutMs?: number;
+}
+
+const HARNESS_SOURCE = fileURLToPath(new URL('./native-harness.c', import.meta.url));
+const CFLAGS = ['-O2', '-fno-stack-protector', '-fcf-protection=none', '-Wall', '-Wextra'];
+const REQ_MAGIC = 0x314e4c56;
+const RES_MAGIC = 0x31524c56;
+const CASE_FIXED = 408;
+const RESULT_FIXED = 440;
+const MASK64 = (1n << 64n) - 1n;
+const SIGNALS: Record<number, NativeSignal> = {
+  4: 'SIGILL',
+  5: 'SIGTRAP',
+  7: 'SIGBUS',
+  8: 'SIGFPE',
+  11: 'SIGSEGV',
+  14: 'TIMEOUT',
+};
+
+let available: boolean | undefined;
+let harnessPath: string | undefined;
+
+/** True when the host is x86-64 Linux and gcc is available. */
+export function nativeAvailable(): boolean {
+  if (available === undefined) {
+    available =
+      process.platform === 'linux' &&
+      process.arch === 'x64' &&
+      spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status === 0;
+  }
+  return available;
+}
+
+/** Why nativeAvailable() is false (for skip messages), or null. */
+export function nativeUnavailableReason(): string | null {
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    return `the native harness needs x86-64 Linux (this is ${process.platform}/${process.arch})`;
+  }
+  if (!nativeAvailable()) return 'gcc is not installed (scripts/install-test-deps.sh installs it)';
+  return null;
+}
+
+function cacheDir(): string {
+  // src/emu/testing -> repository root
+  const root = join(dirname(HARNESS_SOURCE), '..', '..', '..');
+  const nodeModules = join(root, 'node_modules');
+  return existsSync(nodeModules)
+    ? join(nodeModules, '.cache', 'virtlite')
+    : join(tmpdir(), 'virtlite-cache');
+}
+
+/** Compiles the harness if no binary for this source and these flags is cached; returns its path. */
+export function buildNativeHarness(): string {
+  if (harnessPath && existsSync(harnessPath)) return harnessPath;
+  const reason = nativeUnavailableReason();
+  if (reason) throw new Error(`native harness unavailable: ${reason}`);
+  const source = readFileSync(HARNESS_SOURCE);
+  const hash = createHash('sha256').update(source).update(CFLAGS.join(' ')).digest('hex').slice(0, 16);
+  const dir = cacheDir();
+  const bin = join(dir, `native-harness-${hash}`);
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    // Build to a private name and rename: concurrent test workers may build at the same time.
+    const tmp = `${bin}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const r = spawnSync('gcc', [...CFLAGS, '-o', tmp, HARNESS_SOURCE], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      rmSync(tmp, { force: true });
+      throw new Error(`building the native harness failed:\n${r.stderr}${r.error ? String(r.error) : ''}`);
+    }
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, bin);
+  }
+  harnessPath = bin;
+  return bin;
+}
+
+function u64(v: bigint, what: string): bigint {
+  if (v < 0n || v > MASK64) throw new RangeError(`${what} = ${v} is not an unsigned 64-bit value`);
+  return v;
+}
+
+function encode(cases: readonly NativeCase[], timeoutMs: number): Uint8Array {
+  let size = 16;
+  for (const c of cases) size += CASE_FIXED + c.code.length + c.data.length;
+  const buf = new Uint8Array(size);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, REQ_MAGIC, true);
+  dv.setUint32(4, cases.length, true);
+  dv.setUint32(8, timeoutMs, true);
+  let p = 16;
+  cases.forEach((c, i) => {
+    const s = c.state;
+    if (c.code.length > NATIVE_CODE_MAX) throw new RangeError(`case ${i}: code longer than ${NATIVE_CODE_MAX} bytes`);
+    if (c.data.length > NATIVE_DATA_SIZE) throw new RangeError(`case ${i}: data longer than ${NATIVE_DATA_SIZE} bytes`);
+    if (s.gpr.length !== 16) throw new RangeError(`case ${i}: gpr must have 16 entries, not ${s.gpr.length}`);
+    if (s.xmm.length !== 256) throw new RangeError(`case ${i}: xmm must be 256 bytes, not ${s.xmm.length}`);
+    if (!Number.isInteger(s.mxcsr) || s.mxcsr < 0 || s.mxcsr > 0xffff_ffff) {
+      throw new RangeError(`case ${i}: mxcsr ${s.mxcsr} is not a 32-bit value`);
+    }
+    dv.setUint32(p, c.code.length, true);
+    dv.setUint32(p + 4, c.data.length, true);
+    for (let r = 0; r < 16; r++) dv.setBigUint64(p + 8 + r * 8, u64(s.gpr[r]!, `case ${i}: gpr[${r}]`), true);
+    dv.setBigUint64(p + 136, u64(s.rflags, `case ${i}: rflags`), true);
+    dv.setUint32(p + 144, s.mxcsr, true);
+    buf.set(s.xmm, p + 152);
+    p += CASE_FIXED;
+    buf.set(c.code, p);
+    p += c.code.length;
+    buf.set(c.data, p);
+    p += c.data.length;
+  });
+  return buf;
+}
+
+function decode(out: Buffer, cases: readonly NativeCase[]): NativeResult[] {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  if (out.length < 8 || dv.getUint32(0, true) !== RES_MAGIC || dv.getUint32(4, true) !== cases.length) {
+    throw new Error(`native harness: malformed response (${out.length} bytes)`);
+  }
+  const results: NativeResult[] = [];
+  let p = 8;
+  for (const c of cases) {
+    if (p + RESULT_FIXED > out.length) throw new Error('native harness: truncated response');
+    const sig = dv.getUint32(p, true);
+    const gpr: bigint[] = [];
+    for (let r = 0; r < 16; r++) gpr.push(dv.getBigUint64(p + 40 + r * 8, true));
+    const rflags = dv.getBigUint64(p + 168, true);
+    const mxcsr = dv.getUint32(p + 176, true);
+    const dataLen = dv.getUint32(p + 180, true);
+    const xmm = out.slice(p + 184, p + 440);
+    if (p + RESULT_FIXED + dataLen > out.length) throw new Error('native harness: truncated response');
+    const data = new Uint8Array(Math.max(dataLen, c.data.length));
+    data.set(out.subarray(p + RESULT_FIXED, p + RESULT_FIXED + dataLen));
+    let fault: NativeFault | null = null;
+    if (sig !== 0) {
+      const signal = SIGNALS[sig];
+      if (!signal) throw new Error(`native harness: unexpected signal ${sig}`);
+      const rip = dv.getBigUint64(p + 16, true);
+      fault = {
+        signal,
+        vector: dv.getInt32(p + 4, true),
+        errorCode: Number(dv.getBigUint64(p + 8, true) & 0xffff_ffffn),
+        ripOffset: Number(BigInt.asIntN(64, rip - NATIVE_CODE_ADDR)),
+        rip,
+        address: dv.getBigUint64(p + 24, true),
+        siCode: dv.getInt32(p + 32, true),
+      };
+    }
+    results.push({ state: { gpr, rflags, xmm: new Uint8Array(xmm), mxcsr }, data, fault });
+    p += RESULT_FIXED + dataLen;
+  }
+  if (p !== out.length) throw new Error('native harness: trailing bytes in response');
+  return results;
+}
+
+/**
+ * Runs all cases natively in ONE harness process (building it if needed) and returns the results
+ * in order. Throws if the harness is unavailable or rejects the request.
+ */
+export function runNative(cases: readonly NativeCase[], options: NativeOptions = {}): NativeResult[] {
+  const timeoutMs = options.timeoutMs ?? NATIVE_DEFAULT_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new RangeError(`timeoutMs ${timeoutMs} must be a positive integer`);
+  if (cases.length === 0) return [];
+  const bin = buildNativeHarness();
+  const input = encode(cases, timeoutMs);
+  let out: Buffer;
+  try {
+    out = execFileSync(bin, [], {
+      input,
+      maxBuffer: 2 ** 31 - 1,
+      // Every case is bounded by its timer; this only catches a wedged harness.
+      timeout: 30_000 + cases.length * (timeoutMs + 10),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    const err = e as { status?: number | null; signal?: string | null; stderr?: Buffer | string };
+    const stderr = err.stderr ? String(err.stderr).trim() : '';
+    throw new Error(
+      `native harness failed (status ${err.status ?? '-'}, signal ${err.signal ?? '-'})${stderr ? `: ${stderr}` : ''}`,
+      { cause: e },
+    );
+  }
+  return decode(out, cases);
+}
+
+/** The whole data window (NATIVE_DATA_SIZE bytes) of a result: `data` followed by zeros. */
+export function nativeDataWindow(data: Uint8Array): Uint8Array {
+  const win = new Uint8Array(NATIVE_DATA_SIZE);
+  win.set(data);
+  return win;
+}
+
+/** A state with every register, flag and XMM byte zero and MXCSR at its default 0x1f80. */
+export function zeroState(): X86UserState {
+  return { gpr: new Array<bigint>(16).fill(0n), rflags: 0n, xmm: new Uint8Array(256), mxcsr: 0x1f80 };
+}
