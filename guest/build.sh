@@ -36,7 +36,7 @@ if [ "$install" = 1 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     linux-source-6.1 busybox-static build-essential bc bison flex libelf-dev libssl-dev \
-    cpio xz-utils liblz4-tool
+    cpio xz-utils lz4
 fi
 
 # Fixed identity and time so that two builds give the same bytes.

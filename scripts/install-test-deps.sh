@@ -6,8 +6,9 @@
 #   acpica-tools      iasl, the oracle for our ACPI tables
 #   gcc binutils      the native harness of the differential CPU tests; objdump as a length oracle
 #   nasm              assembles guest test programs
+#   lz4               unpacks vmlinux from the bzImage for the objdump length oracle
 set -euo pipefail
-packages=(chromium qemu-system-x86 e2fsprogs acpica-tools gcc libc6-dev binutils nasm)
+packages=(chromium qemu-system-x86 e2fsprogs acpica-tools gcc libc6-dev binutils nasm lz4)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

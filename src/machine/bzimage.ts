@@ -23,6 +23,8 @@ const KERNEL_ALIGNMENT_OFFSET = 0x230;
 const RELOCATABLE_KERNEL_OFFSET = 0x234;
 const XLOADFLAGS_OFFSET = 0x236;
 const CMDLINE_SIZE_OFFSET = 0x238;
+const PAYLOAD_OFFSET_OFFSET = 0x248;
+const PAYLOAD_LENGTH_OFFSET = 0x24c;
 const PREF_ADDRESS_OFFSET = 0x258;
 const INIT_SIZE_OFFSET = 0x260;
 /** The last field we read ends here; a shorter file cannot be a 2.12+ image. */
@@ -72,6 +74,8 @@ export interface BzImage {
   readonly prefAddress: number;
   /** Memory the kernel needs from its run address for its in-place decompression. */
   readonly initSize: number;
+  /** The compressed vmlinux inside the protected-mode code (empty if the header is inconsistent). */
+  readonly payload: Uint8Array;
 }
 
 function readCString(bytes: Uint8Array, offset: number, max: number): string {
@@ -156,7 +160,14 @@ export function parseBzImage(image: Uint8Array): BzImage {
     cmdlineSize: view.getUint32(CMDLINE_SIZE_OFFSET, true),
     prefAddress,
     initSize: view.getUint32(INIT_SIZE_OFFSET, true),
+    payload: payloadOf(image.subarray(setupSize), view),
   };
+}
+
+function payloadOf(kernel: Uint8Array, view: DataView): Uint8Array {
+  const offset = view.getUint32(PAYLOAD_OFFSET_OFFSET, true);
+  const length = view.getUint32(PAYLOAD_LENGTH_OFFSET, true);
+  return offset + length <= kernel.length ? kernel.subarray(offset, offset + length) : new Uint8Array(0);
 }
 
 /** One line about a parsed kernel, for the CLI and the page. */
