@@ -1,0 +1,455 @@
+/**
+ * The x86-64 interpreter core: register file, lazy flags, effective addresses, stack, and the
+ * fetch-decode-execute loop with a cache of decoded instructions per physical page.
+ *
+ * All guest-visible state lives in the VM's WebAssembly.Memory at the offsets of
+ * src/emu/state-layout.ts. 64-bit values are (lo, hi) int32 pairs; a function that produces
+ * one returns the low half and leaves the high half in `this.hi` (no allocation).
+ *
+ * Instruction semantics live in ./ops/*, one family per file, bound to table entries by
+ * ./exec.ts. The JIT (later) calls the same handlers.
+ *
+ * Not supported yet: real mode and virtual-8086 mode, IDT delivery (faults stop the loop with
+ * `stop`), segment limit checks.
+ */
+import {
+  BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
+} from './decoder.ts';
+import { ARITH, FIXED_1, LAZY_NONE, lazyFlags } from './flags.ts';
+import { ACCESS_EXEC, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
+import {
+  ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
+  RFLAGS, RIP, SEGS, SEG_BASE, SEG_STRIDE,
+} from '../state-layout.ts';
+import { bindHandler, type Handler } from './exec.ts';
+
+export const VEC_DE = 0;
+export const VEC_DB = 1;
+export const VEC_BP = 3;
+export const VEC_UD = 6;
+export const VEC_NM = 7;
+export const VEC_DF = 8;
+export const VEC_TS = 10;
+export const VEC_NP = 11;
+export const VEC_SS = 12;
+
+/** A decoded instruction in the cache, with its bound semantics. */
+export class CachedInsn extends Insn {
+  exec: Handler = () => {};
+  /** Handler parameter chosen at bind time (ALU operation, condition code, ...). */
+  aux = 0;
+}
+
+/** Why run() returned. */
+export const STOP_BUDGET = 0;
+export const STOP_HALT = 1;
+export const STOP_FAULT = 2;
+export const STOP_END = 3;
+
+const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
+
+export class Cpu extends Mmu {
+  /** RIP of the instruction after the current one (branches overwrite it). */
+  nextLo = 0;
+  nextHi = 0;
+  /** Linear address computed by ea(). */
+  eaLo = 0;
+  eaHi = 0;
+  halted = false;
+  /** Set by run(): the exception that stopped it (STOP_FAULT). */
+  stopVector = -1;
+  stopError = -1;
+  /** Optional RIP at which run() stops (tests: the end of the code under test). */
+  endLo = -1;
+  endHi = -1;
+  /** Instructions executed since creation. */
+  instructions = 0;
+
+  private readonly g = GPR >> 2;
+  private readonly decodeScratch = new CachedInsn();
+  private readonly fetchBuf = new Uint8Array(32);
+
+  // ---- registers ----------------------------------------------------------------------------
+
+  /** Low and high 32 bits of a 64-bit register. */
+  lo(r: number): number {
+    return this.i32[this.g + 2 * r]!;
+  }
+  hi64(r: number): number {
+    return this.i32[this.g + 2 * r + 1]!;
+  }
+  set64(r: number, lo: number, hi: number): void {
+    this.i32[this.g + 2 * r] = lo;
+    this.i32[this.g + 2 * r + 1] = hi;
+  }
+
+  /** Reads a register of `size` bytes (1: with REX rules for AH..BH). 8 bytes: high half in this.hi. */
+  getReg(r: number, size: number, rex: number): number {
+    const i32 = this.i32;
+    switch (size) {
+      case 1:
+        if (rex === 0 && r >= 4 && r < 8) return (i32[this.g + 2 * (r - 4)]! >>> 8) & 0xff;
+        return i32[this.g + 2 * r]! & 0xff;
+      case 2: return i32[this.g + 2 * r]! & 0xffff;
+      case 4: return i32[this.g + 2 * r]!;
+      default:
+        this.hi = i32[this.g + 2 * r + 1]!;
+        return i32[this.g + 2 * r]!;
+    }
+  }
+
+  /** Writes a register of `size` bytes: 4 zero-extends to 64 bits, 1 and 2 merge. */
+  setReg(r: number, size: number, lo: number, hi: number, rex: number): void {
+    const i32 = this.i32;
+    const at = this.g + 2 * r;
+    switch (size) {
+      case 1:
+        if (rex === 0 && r >= 4 && r < 8) {
+          const a = this.g + 2 * (r - 4);
+          i32[a] = (i32[a]! & ~0xff00) | ((lo & 0xff) << 8);
+        } else i32[at] = (i32[at]! & ~0xff) | (lo & 0xff);
+        return;
+      case 2:
+        i32[at] = (i32[at]! & ~0xffff) | (lo & 0xffff);
+        return;
+      case 4:
+        i32[at] = lo;
+        i32[at + 1] = 0;
+        return;
+      default:
+        i32[at] = lo;
+        i32[at + 1] = hi;
+    }
+  }
+
+  get rip(): bigint {
+    return (BigInt(this.i32[(RIP >> 2) + 1]! >>> 0) << 32n) | BigInt(this.i32[RIP >> 2]! >>> 0);
+  }
+  set rip(v: bigint) {
+    this.i32[RIP >> 2] = Number(v & 0xffffffffn) | 0;
+    this.i32[(RIP >> 2) + 1] = Number((v >> 32n) & 0xffffffffn) | 0;
+  }
+
+  /** Code size of the current code segment: 16, 32 or 64. */
+  get codeBits(): 16 | 32 | 64 {
+    return this.i32[CODE_BITS >> 2] as 16 | 32 | 64;
+  }
+  set codeBits(bits: 16 | 32 | 64) {
+    this.i32[CODE_BITS >> 2] = bits;
+  }
+  get cpl(): number {
+    return this.i32[CPL >> 2]!;
+  }
+  set cpl(level: number) {
+    this.i32[CPL >> 2] = level;
+    this.setUserMode(level === 3);
+  }
+  get longMode(): boolean {
+    return (this.i32[EFER >> 2]! & EFER_LMA) !== 0;
+  }
+
+  segBaseLo(seg: number): number {
+    return this.i32[(SEGS + seg * SEG_STRIDE + SEG_BASE) >> 2]!;
+  }
+  segBaseHi(seg: number): number {
+    return this.i32[((SEGS + seg * SEG_STRIDE + SEG_BASE) >> 2) + 1]!;
+  }
+
+  // ---- flags --------------------------------------------------------------------------------
+
+  /** RFLAGS with the arithmetic flags computed. */
+  getFlags(): number {
+    const i32 = this.i32;
+    const op = i32[LAZY_OP >> 2]!;
+    let f = i32[RFLAGS >> 2]!;
+    if (op !== LAZY_NONE) {
+      f = (f & ~ARITH) | lazyFlags(
+        op, i32[LAZY_SIZE >> 2]!, i32[LAZY_AUX >> 2]!,
+        i32[LAZY_RES >> 2]!, i32[(LAZY_RES >> 2) + 1]!, i32[LAZY_DST >> 2]!, i32[(LAZY_DST >> 2) + 1]!,
+        i32[LAZY_SRC >> 2]!, i32[(LAZY_SRC >> 2) + 1]!,
+      );
+    }
+    return f | FIXED_1;
+  }
+
+  /** Replaces RFLAGS (all bits given) and drops the lazy state. */
+  setFlags(f: number): void {
+    this.i32[RFLAGS >> 2] = f | FIXED_1;
+    this.i32[LAZY_OP >> 2] = LAZY_NONE;
+  }
+
+  /** Records a lazy flag computation. */
+  lazy(op: number, size: number, aux: number, rLo: number, rHi: number, dLo: number, dHi: number, sLo: number, sHi: number): void {
+    const i32 = this.i32;
+    i32[LAZY_OP >> 2] = op;
+    i32[LAZY_SIZE >> 2] = size;
+    i32[LAZY_AUX >> 2] = aux;
+    i32[LAZY_RES >> 2] = rLo;
+    i32[(LAZY_RES >> 2) + 1] = rHi;
+    i32[LAZY_DST >> 2] = dLo;
+    i32[(LAZY_DST >> 2) + 1] = dHi;
+    i32[LAZY_SRC >> 2] = sLo;
+    i32[(LAZY_SRC >> 2) + 1] = sHi;
+  }
+
+  /** The condition `cc` (0-15: O NO B AE E NE BE A S NS P NP L GE LE G). */
+  cond(cc: number): boolean {
+    const f = this.getFlags();
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = (f & 0x800) !== 0; break; // O
+      case 1: r = (f & 0x1) !== 0; break; // B
+      case 2: r = (f & 0x40) !== 0; break; // E
+      case 3: r = (f & 0x41) !== 0; break; // BE
+      case 4: r = (f & 0x80) !== 0; break; // S
+      case 5: r = (f & 0x4) !== 0; break; // P
+      case 6: r = ((f >> 7) & 1) !== ((f >> 11) & 1); break; // L: SF != OF
+      default: r = (f & 0x40) !== 0 || ((f >> 7) & 1) !== ((f >> 11) & 1); // LE
+    }
+    return (cc & 1) === 0 ? r : !r;
+  }
+
+  // ---- addresses ----------------------------------------------------------------------------
+
+  /** The linear address of the instruction's memory operand: in eaLo/eaHi, and returned (lo). */
+  ea(e: Insn): number {
+    let lo = e.disp;
+    let hi = lo < 0 ? -1 : 0;
+    const ad = e.adsize;
+    if (e.base === BASE_RIP) {
+      const s = (this.nextLo >>> 0) + (lo >>> 0);
+      lo = s | 0;
+      hi = (this.nextHi + hi + (s > 0xffffffff ? 1 : 0)) | 0;
+    } else if (e.base >= 0) {
+      const s = (this.i32[this.g + 2 * e.base]! >>> 0) + (lo >>> 0);
+      lo = s | 0;
+      hi = (this.i32[this.g + 2 * e.base + 1]! + hi + (s > 0xffffffff ? 1 : 0)) | 0;
+    }
+    if (e.index >= 0) {
+      let iLo = this.i32[this.g + 2 * e.index]!;
+      let iHi = this.i32[this.g + 2 * e.index + 1]!;
+      const sc = e.scale;
+      if (sc) {
+        iHi = (iHi << sc) | (iLo >>> (32 - sc));
+        iLo <<= sc;
+      }
+      const s = (lo >>> 0) + (iLo >>> 0);
+      lo = s | 0;
+      hi = (hi + iHi + (s > 0xffffffff ? 1 : 0)) | 0;
+    }
+    if (ad !== 8) {
+      hi = 0;
+      if (ad === 2) lo &= 0xffff;
+    }
+    // Segment base: FS and GS in 64-bit mode; every segment outside it.
+    let seg = e.seg;
+    if (this.codeBits === 64) {
+      if (seg === SEG_FS || seg === SEG_GS) {
+        const s = (lo >>> 0) + (this.segBaseLo(seg) >>> 0);
+        lo = s | 0;
+        hi = (hi + this.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0;
+      }
+    } else {
+      if (seg < 0) seg = e.base === 4 || e.base === 5 ? SEG_SS : SEG_DS;
+      lo = (lo + this.segBaseLo(seg)) | 0;
+      hi = 0;
+    }
+    this.eaLo = lo;
+    this.eaHi = hi;
+    return lo;
+  }
+
+  /** Reads `size` bytes at eaLo/eaHi (8: high half in this.hi). */
+  readEA(size: number): number {
+    switch (size) {
+      case 1: return this.read8(this.eaLo, this.eaHi);
+      case 2: return this.read16(this.eaLo, this.eaHi);
+      case 4: return this.read32(this.eaLo, this.eaHi);
+      default: return this.read64(this.eaLo, this.eaHi);
+    }
+  }
+
+  writeEA(size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1: this.write8(this.eaLo, this.eaHi, lo); return;
+      case 2: this.write16(this.eaLo, this.eaHi, lo); return;
+      case 4: this.write32(this.eaLo, this.eaHi, lo); return;
+      default: this.write64(this.eaLo, this.eaHi, lo, hi);
+    }
+  }
+
+  /** Reads the E operand (register or memory). For memory, eaLo/eaHi stay set for a write-back. */
+  readE(e: Insn, size: number): number {
+    if (e.mod === 3) return this.getReg(e.rm, size, e.rex);
+    this.ea(e);
+    return this.readEA(size);
+  }
+
+  /** Writes the E operand; for memory, at the address the last readE/ea computed. */
+  writeE(e: Insn, size: number, lo: number, hi: number): void {
+    if (e.mod === 3) this.setReg(e.rm, size, lo, hi, e.rex);
+    else this.writeEA(size, lo, hi);
+  }
+
+  // ---- stack --------------------------------------------------------------------------------
+
+  /** Pushes `size` bytes (2, 4 or 8). Faults leave RSP unchanged. */
+  push(size: number, lo: number, hi: number): void {
+    const spLo = this.lo(4);
+    const spHi = this.hi64(4);
+    if (this.codeBits === 64) {
+      const nLo = (spLo - size) | 0;
+      const nHi = (spLo >>> 0) < size ? (spHi - 1) | 0 : spHi;
+      this.eaLo = nLo;
+      this.eaHi = nHi;
+      this.writeEA(size, lo, hi);
+      this.set64(4, nLo, nHi);
+    } else {
+      // 32-bit stack (SS.B = 1) in this version; 16-bit stacks are not supported yet.
+      const n = (spLo - size) | 0;
+      this.eaLo = (n + this.segBaseLo(SEG_SS)) | 0;
+      this.eaHi = 0;
+      this.writeEA(size, lo, hi);
+      this.setReg(4, 4, n, 0, 0);
+    }
+  }
+
+  /** Pops `size` bytes (8: high half in this.hi). */
+  pop(size: number): number {
+    const spLo = this.lo(4);
+    const spHi = this.hi64(4);
+    if (this.codeBits === 64) {
+      this.eaLo = spLo;
+      this.eaHi = spHi;
+      const v = this.readEA(size);
+      const s = (spLo >>> 0) + size;
+      this.set64(4, s | 0, s > 0xffffffff ? (spHi + 1) | 0 : spHi);
+      return v;
+    }
+    this.eaLo = (spLo + this.segBaseLo(SEG_SS)) | 0;
+    this.eaHi = 0;
+    const v = this.readEA(size);
+    this.setReg(4, 4, (spLo + size) | 0, 0, 0);
+    return v;
+  }
+
+  /** Jumps to (lo, hi), truncated to the operand size outside 64-bit code. */
+  jump(lo: number, hi: number, size: number): void {
+    if (size === 8) {
+      if (hi >> 15 !== 0 && hi >> 15 !== -1) this.fault(13, 0); // non-canonical target: #GP at the branch
+      this.nextLo = lo;
+      this.nextHi = hi;
+    } else {
+      this.nextLo = size === 2 ? lo & 0xffff : lo;
+      this.nextHi = 0;
+    }
+  }
+
+  /** Adds a signed displacement to the next RIP (relative branches). */
+  jumpRelative(disp: number, size: number): void {
+    const s = (this.nextLo >>> 0) + (disp >>> 0);
+    const lo = s | 0;
+    const hi = (this.nextHi + (disp < 0 ? -1 : 0) + (s > 0xffffffff ? 1 : 0)) | 0;
+    this.jump(lo, hi, this.codeBits === 64 ? 8 : size);
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------
+
+  /** Fetches and decodes the instruction at RIP (cached by physical address). */
+  private fetch(ripLo: number, ripHi: number): CachedInsn {
+    let linLo = ripLo;
+    let linHi = ripHi;
+    if (this.codeBits !== 64) {
+      linLo = (ripLo + this.segBaseLo(1)) | 0;
+      linHi = 0;
+    }
+    const phys = this.translate(linLo, linHi, ACCESS_EXEC);
+    const page = Math.floor(phys / 4096);
+    const off = phys & 0xfff;
+    const bits = this.codeBits;
+    const cached = this.codePages[page] as (CachedInsn | undefined)[] | undefined;
+    const hit = cached?.[off];
+    if (hit !== undefined && hit.mode === bits) return hit;
+    if (phys >= this.ramSize) this.fault(13, 0); // executing from MMIO is not supported
+    // Decode from the page; on NEED_MORE fetch the next page through the MMU (which may fault).
+    const d = this.decodeScratch;
+    decode(this.u8, RAM_OFFSET + phys, 4096 - off, bits, d);
+    if (d.status === DECODE_NEED_MORE) {
+      const first = 4096 - off;
+      const buf = this.fetchBuf;
+      buf.set(this.u8.subarray(RAM_OFFSET + phys, RAM_OFFSET + phys + first));
+      const nLo = (linLo + first) | 0;
+      const nHi = (linLo >>> 0) + first > 0xffffffff ? (linHi + 1) | 0 : linHi;
+      const phys2 = this.translate(nLo, nHi, ACCESS_EXEC);
+      if (phys2 >= this.ramSize) this.fault(13, 0);
+      buf.set(this.u8.subarray(RAM_OFFSET + phys2, RAM_OFFSET + phys2 + 16), first);
+      decode(buf, 0, first + 16, bits, d);
+      const page2 = Math.floor(phys2 / 4096);
+      this.hasCode[page2] = 1;
+      this.codePages[page2] ??= [];
+    }
+    if (d.status === DECODE_TOO_LONG) this.fault(13, 0);
+    const e = new CachedInsn();
+    Object.assign(e, d);
+    if (d.status !== DECODE_OK) {
+      e.exec = raiseUD;
+    } else {
+      const [handler, aux] = bindHandler(e);
+      e.exec = handler;
+      e.aux = aux;
+    }
+    const list = (this.codePages[page] ??= []) as (CachedInsn | undefined)[];
+    list[off] = e;
+    this.hasCode[page] = 1;
+    return e;
+  }
+
+  /** Executes up to `budget` instructions. Returns a STOP_* reason. */
+  run(budget: number): number {
+    const i32 = this.i32;
+    const ripAt = RIP >> 2;
+    let executed = 0;
+    try {
+      while (executed < budget) {
+        const ripLo = i32[ripAt]!;
+        const ripHi = i32[ripAt + 1]!;
+        if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
+        if (this.halted) return STOP_HALT;
+        try {
+          const e = this.fetch(ripLo, ripHi);
+          const s = (ripLo >>> 0) + e.length;
+          this.nextLo = s | 0;
+          this.nextHi = s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
+          if (this.codeBits !== 64) this.nextHi = 0;
+          e.exec(this, e);
+          i32[ripAt] = this.nextLo;
+          i32[ripAt + 1] = this.nextHi;
+          executed++;
+          i32[ATTENTION >> 2] = 0;
+        } catch (err) {
+          if (err !== CPU_FAULT) throw err;
+          // IDT delivery is not implemented yet: stop with the exception (RIP at the instruction).
+          this.stopVector = this.faultVector;
+          this.stopError = this.faultError;
+          return STOP_FAULT;
+        }
+      }
+      return STOP_BUDGET;
+    } finally {
+      this.instructions += executed;
+    }
+  }
+}
+
+function raiseUD(cpu: Cpu): void {
+  cpu.fault(VEC_UD);
+}
+
+/** Sign-extends the low `size` bytes of a value to int32 (size 1, 2 or 4). */
+export function signExtend(value: number, size: number): number {
+  return size === 1 ? (value << 24) >> 24 : size === 2 ? (value << 16) >> 16 : value | 0;
+}
+
+export function sizeMask(size: number): number {
+  return SIZE_MASK[size]!;
+}

@@ -1,0 +1,44 @@
+/**
+ * Binds table entries to their semantics: each instruction family (./ops/*) offers a binder
+ * that recognises the entries it implements and returns the handler plus a parameter (`aux`).
+ * Entries no family claims execute as #UD; `unimplemented()` lists them (coverage reports).
+ */
+import type { CachedInsn, Cpu } from './cpu.ts';
+import type { Opcode } from './opcode-table.ts';
+import { A } from './opcode-table.ts';
+import { OPCODES } from './opcodes.ts';
+import { bindAlu } from './ops/alu.ts';
+import { bindControl } from './ops/control.ts';
+import { bindMove } from './ops/move.ts';
+
+export type Handler = (cpu: Cpu, e: CachedInsn) => void;
+export type Binding = readonly [Handler, number];
+export type Binder = (op: Opcode) => Binding | undefined;
+
+const BINDERS: readonly Binder[] = [bindAlu, bindMove, bindControl];
+
+function ud(cpu: Cpu): void {
+  cpu.fault(6);
+}
+
+const bindings = new Map<Opcode, Binding>();
+for (const op of OPCODES.all) {
+  if (op.attrs & A.NO_IMPL) continue;
+  for (const binder of BINDERS) {
+    const b = binder(op);
+    if (b) {
+      bindings.set(op, b);
+      break;
+    }
+  }
+}
+
+/** The handler of a decoded instruction (its table entry must be set). */
+export function bindHandler(e: CachedInsn): Binding {
+  return (e.op && bindings.get(e.op)) || [ud, 0];
+}
+
+/** Table entries without semantics yet. */
+export function unimplemented(): Opcode[] {
+  return OPCODES.all.filter((op) => !(op.attrs & A.NO_IMPL) && !bindings.has(op));
+}

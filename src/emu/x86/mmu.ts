@@ -1,0 +1,398 @@
+/**
+ * Guest memory as the CPU sees it: physical RAM inside the VM's WebAssembly.Memory, MMIO
+ * callbacks for the rest, paging (32-bit, PAE and 4-level long mode; Intel SDM Vol. 3A, chapter 4)
+ * and a direct-mapped software TLB (STYLE.md point 8).
+ *
+ * Linear addresses travel as (lo, hi) int32 pairs. A TLB entry caches one 4 KiB linear page with
+ * the permissions of the whole walk; the fast path of every access is a tag compare and a
+ * DataView load or store. Pages holding decoded instructions are tracked so that a write to
+ * one drops its decoded code (self-modifying code).
+ *
+ * Not supported yet: segment limit checks, PCID, protection keys, SMEP/SMAP, 1 GiB pages above
+ * the RAM size, RAM above 4 GiB.
+ */
+import {
+  CR0, CR3, CR4, EFER, RAM_OFFSET, TLB_ENTRIES, TLB_FLAGS, TLB_PHYS, TLB_TAG_HI, TLB_TAG_LO, CR2, ATTENTION,
+} from '../state-layout.ts';
+
+/** CR0, CR4 and EFER bits the MMU reads. */
+export const CR0_PE = 1 << 0;
+export const CR0_WP = 1 << 16;
+export const CR0_PG = 1 << 31;
+export const CR4_PSE = 1 << 4;
+export const CR4_PAE = 1 << 5;
+export const CR4_PGE = 1 << 7;
+export const EFER_SCE = 1 << 0;
+export const EFER_LME = 1 << 8;
+export const EFER_LMA = 1 << 10;
+export const EFER_NXE = 1 << 11;
+
+/** Page-table entry bits. */
+const PTE_P = 1;
+const PTE_RW = 2;
+const PTE_US = 4;
+const PTE_A = 0x20;
+const PTE_D = 0x40;
+const PTE_PS = 0x80;
+const PTE_G = 0x100;
+
+/** TLB entry flags: which accesses may use the entry without a walk. */
+export const TLB_READ = 1;
+export const TLB_WRITE = 2;
+export const TLB_EXEC = 4;
+export const TLB_USER_READ = 8;
+export const TLB_USER_WRITE = 16;
+export const TLB_USER_EXEC = 32;
+export const TLB_GLOBAL = 64;
+
+/** Access kinds for translate(). */
+export const ACCESS_READ = 0;
+export const ACCESS_WRITE = 1;
+export const ACCESS_EXEC = 2;
+
+/** #PF error-code bits (SDM Vol. 3A, 4.7). */
+export const PF_PRESENT = 1;
+export const PF_WRITE = 2;
+export const PF_USER = 4;
+export const PF_RSVD = 8;
+export const PF_FETCH = 16;
+
+export const VEC_GP = 13;
+export const VEC_PF = 14;
+
+/** Thrown (the one instance) when an instruction raises an exception; see Cpu.fault. */
+export const CPU_FAULT = { fault: true };
+
+/** MMIO and unmapped physical addresses. */
+export interface PhysBus {
+  read(addr: number, size: number): number;
+  write(addr: number, size: number, value: number): void;
+}
+
+const UNMAPPED: PhysBus = {
+  read: (_addr, size) => (size >= 4 ? -1 : (1 << (size * 8)) - 1),
+  write: () => {},
+};
+
+export class Mmu {
+  readonly memory: WebAssembly.Memory;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly dv: DataView;
+  readonly ramSize: number;
+  bus: PhysBus = UNMAPPED;
+
+  /** Exception raised by the last fault (vector, error code or -1). */
+  faultVector = 0;
+  faultError = -1;
+
+  /** Decoded instructions by physical page, and which pages have any (SMC detection). */
+  codePages: (unknown[] | undefined)[] = [];
+  readonly hasCode: Uint8Array;
+
+  /** Results of translate(): physical address. */
+  private tlbIndexBase = TLB_TAG_LO >> 2;
+  /** Current access masks (depend on CPL). */
+  readMask = TLB_READ;
+  writeMask = TLB_WRITE;
+  execMask = TLB_EXEC;
+  userMode = false;
+
+  constructor(memory: WebAssembly.Memory, ramSize: number) {
+    this.memory = memory;
+    if (memory.buffer.byteLength < RAM_OFFSET + ramSize) throw new RangeError('WebAssembly.Memory too small for the RAM');
+    this.u8 = new Uint8Array(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+    this.ramSize = ramSize;
+    this.hasCode = new Uint8Array(Math.ceil(ramSize / 4096));
+    this.flushTlb(true);
+  }
+
+  /** Sets which TLB permission bits reads, writes and fetches need (CPL 3 or not). */
+  setUserMode(user: boolean): void {
+    this.userMode = user;
+    this.readMask = user ? TLB_USER_READ : TLB_READ;
+    this.writeMask = user ? TLB_USER_WRITE : TLB_WRITE;
+    this.execMask = user ? TLB_USER_EXEC : TLB_EXEC;
+  }
+
+  // ---- TLB -------------------------------------------------------------------------------
+
+  /** Drops every entry (or every non-global one). */
+  flushTlb(includingGlobal: boolean): void {
+    const i32 = this.i32;
+    const tag = TLB_TAG_LO >> 2;
+    const flags = TLB_FLAGS >> 2;
+    for (let i = 0; i < TLB_ENTRIES; i++) {
+      if (includingGlobal || (i32[flags + i]! & TLB_GLOBAL) === 0) i32[tag + i] = -1;
+    }
+  }
+
+  /** INVLPG: drops the entry of one linear page. */
+  flushPage(lo: number, hi: number): void {
+    const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
+    if (this.i32[this.tlbIndexBase + idx] === lo >>> 12 && this.i32[(TLB_TAG_HI >> 2) + idx] === hi) {
+      this.i32[this.tlbIndexBase + idx] = -1;
+    }
+  }
+
+  /** Physical address of linear (lo, hi) for an access, or -1 when the TLB has no usable entry. */
+  private tlbLookup(lo: number, hi: number, mask: number): number {
+    const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
+    const i32 = this.i32;
+    if (i32[(TLB_TAG_LO >> 2) + idx] === lo >>> 12 && i32[(TLB_TAG_HI >> 2) + idx] === hi &&
+      (i32[(TLB_FLAGS >> 2) + idx]! & mask) !== 0) {
+      return (i32[(TLB_PHYS >> 2) + idx]! | (lo & 0xfff)) >>> 0;
+    }
+    return -1;
+  }
+
+  /** Translates a linear address (walking the page tables on a TLB miss). Faults with #PF / #GP. */
+  translate(lo: number, hi: number, access: number): number {
+    const mask = access === ACCESS_READ ? this.readMask : access === ACCESS_WRITE ? this.writeMask : this.execMask;
+    const hit = this.tlbLookup(lo, hi, mask);
+    if (hit >= 0) return hit;
+    return this.walk(lo, hi, access);
+  }
+
+  private walk(lo: number, hi: number, access: number): number {
+    const i32 = this.i32;
+    const cr0 = i32[CR0 >> 2]!;
+    const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
+    if ((cr0 & CR0_PG) === 0) {
+      // No paging: linear = physical (32 bits outside long mode).
+      this.fillTlb(idx, lo, hi, lo & ~0xfff, 0x3f);
+      return lo >>> 0;
+    }
+    const cr4 = i32[CR4 >> 2]!;
+    const efer = i32[EFER >> 2]!;
+    const longMode = (efer & EFER_LMA) !== 0;
+    if (longMode && (hi >> 15 !== 0 && hi >> 15 !== -1)) this.fault(VEC_GP, 0);
+    const nxe = (efer & EFER_NXE) !== 0;
+    const write = access === ACCESS_WRITE;
+    const user = this.userMode;
+    let rw = true;
+    let us = true;
+    let nx = false;
+    let global = false;
+    let phys: number;
+    let pteAddr: number;
+    let pte: number;
+    const errBase = (write ? PF_WRITE : 0) | (user ? PF_USER : 0) | (access === ACCESS_EXEC && nxe && (cr4 & CR4_PAE) !== 0 ? PF_FETCH : 0);
+    const pf = (present: boolean, rsvd = false): never => {
+      this.i32[CR2 >> 2] = lo;
+      this.i32[(CR2 >> 2) + 1] = hi;
+      return this.fault(VEC_PF, errBase | (present ? PF_PRESENT : 0) | (rsvd ? PF_RSVD : 0));
+    };
+    if (cr4 & CR4_PAE) {
+      // PAE or 4-level: 8-byte entries; the high halves carry NX and address bits 32+.
+      const cr3 = i32[CR3 >> 2]! & ~0xfff;
+      const levels = longMode ? 4 : 3;
+      let table = longMode ? cr3 : (i32[CR3 >> 2]! & ~0x1f);
+      const shifts = [39, 30, 21, 12];
+      for (let level = 4 - levels; level < 4; level++) {
+        const shift = shifts[level]!;
+        let index: number;
+        if (level === 0) index = (hi >>> 7) & 0x1ff; // bits 47:39
+        else if (level === 1) index = levels === 3 ? (lo >>> 30) & 3 : ((hi & 0x7f) << 2) | (lo >>> 30); // bits 38:30
+        else index = (lo >>> shift) & 0x1ff;
+        pteAddr = (table + index * 8) >>> 0;
+        pte = this.physRead32(pteAddr);
+        const pteHi = this.physRead32(pteAddr + 4);
+        if ((pte & PTE_P) === 0) return pf(false);
+        const isPdpte3 = levels === 3 && level === 1;
+        if (!isPdpte3) {
+          if ((pte & PTE_RW) === 0) rw = false;
+          if ((pte & PTE_US) === 0) us = false;
+          if (nxe && pteHi < 0) nx = true;
+          if ((pte & PTE_A) === 0) this.physWrite32(pteAddr, pte | PTE_A);
+        }
+        const large = (pte & PTE_PS) !== 0 && (level === 2 || (level === 1 && longMode));
+        if (level === 3 || large) {
+          const pageShift = level === 3 ? 12 : level === 2 ? 21 : 30;
+          const frameMask = ~((1 << pageShift) - 1 >>> 0) | 0;
+          // Address bits 32-51 come from the high half (no RAM there in this version: MMIO/unmapped).
+          phys = (pteHi & 0xfffff) * 0x1_0000_0000 + (((pte & frameMask) | (lo & ((1 << pageShift) - 1) & ~0xfff)) >>> 0);
+          global = (pte & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
+          return this.finishWalk(idx, lo, hi, access, phys, pteAddr, pte, rw, us, nx, global, cr0, errBase, pf);
+        }
+        table = (pte & ~0xfff) >>> 0;
+      }
+      throw new Error('unreachable');
+    }
+    // 32-bit paging: 4-byte entries, 4 MiB pages with CR4.PSE.
+    const pdeAddr = ((i32[CR3 >> 2]! & ~0xfff) + ((lo >>> 22) << 2)) >>> 0;
+    const pde = this.physRead32(pdeAddr);
+    if ((pde & PTE_P) === 0) return pf(false);
+    rw = (pde & PTE_RW) !== 0;
+    us = (pde & PTE_US) !== 0;
+    if ((pde & PTE_A) === 0) this.physWrite32(pdeAddr, pde | PTE_A);
+    if ((pde & PTE_PS) && (cr4 & CR4_PSE)) {
+      phys = ((pde & 0xffc00000) | (lo & 0x3ff000)) >>> 0;
+      global = (pde & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
+      return this.finishWalk(idx, lo, hi, access, phys, pdeAddr, pde, rw, us, false, global, cr0, errBase, pf);
+    }
+    pteAddr = ((pde & ~0xfff) + (((lo >>> 12) & 0x3ff) << 2)) >>> 0;
+    pte = this.physRead32(pteAddr);
+    if ((pte & PTE_P) === 0) return pf(false);
+    if ((pte & PTE_RW) === 0) rw = false;
+    if ((pte & PTE_US) === 0) us = false;
+    global = (pte & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
+    return this.finishWalk(idx, lo, hi, access, (pte & ~0xfff) >>> 0, pteAddr, pte, rw, us, false, global, cr0, errBase, pf);
+  }
+
+  /** Permission checks on the final entry, A/D bits, and the TLB fill. */
+  private finishWalk(
+    idx: number, lo: number, hi: number, access: number, physPage: number, pteAddr: number, pte: number,
+    rw: boolean, us: boolean, nx: boolean, global: boolean, cr0: number, _err: number, pf: (p: boolean) => never,
+  ): number {
+    const user = this.userMode;
+    const wp = (cr0 & CR0_WP) !== 0;
+    if (user && !us) pf(true);
+    if (access === ACCESS_WRITE && !rw && (user || wp)) pf(true);
+    if (access === ACCESS_EXEC && nx) pf(true);
+    let dirty = (pte & PTE_D) !== 0;
+    if (access === ACCESS_WRITE && !dirty) {
+      this.physWrite32(pteAddr, pte | PTE_A | PTE_D);
+      dirty = true;
+    }
+    // Only RAM pages enter the TLB; MMIO goes the slow way every time.
+    if (physPage < this.ramSize) {
+      let flags = TLB_READ | (nx ? 0 : TLB_EXEC);
+      if (dirty && (rw || !wp)) flags |= TLB_WRITE;
+      if (us) {
+        flags |= TLB_USER_READ | (nx ? 0 : TLB_USER_EXEC);
+        if (dirty && rw) flags |= TLB_USER_WRITE;
+      }
+      if (global) flags |= TLB_GLOBAL;
+      this.fillTlb(idx, lo, hi, physPage, flags);
+    }
+    return physPage + (lo & 0xfff);
+  }
+
+  private fillTlb(idx: number, lo: number, hi: number, physPage: number, flags: number): void {
+    if (physPage >>> 0 >= this.ramSize) return;
+    const i32 = this.i32;
+    i32[(TLB_TAG_LO >> 2) + idx] = lo >>> 12;
+    i32[(TLB_TAG_HI >> 2) + idx] = hi;
+    i32[(TLB_PHYS >> 2) + idx] = physPage;
+    i32[(TLB_FLAGS >> 2) + idx] = flags;
+  }
+
+  /** Raises an exception: records it and unwinds to the CPU loop. */
+  fault(vector: number, error = -1): never {
+    this.faultVector = vector;
+    this.faultError = error;
+    throw CPU_FAULT;
+  }
+
+  // ---- physical accesses -------------------------------------------------------------------
+
+  physRead8(addr: number): number {
+    return addr < this.ramSize ? this.u8[RAM_OFFSET + addr]! : this.bus.read(addr, 1) & 0xff;
+  }
+
+  physRead32(addr: number): number {
+    if (addr + 4 <= this.ramSize) return this.dv.getInt32(RAM_OFFSET + addr, true);
+    return this.bus.read(addr, 4) | 0;
+  }
+
+  physWrite8(addr: number, value: number): void {
+    if (addr < this.ramSize) {
+      this.u8[RAM_OFFSET + addr] = value;
+      if (this.hasCode[addr >>> 12]) this.codeWritten(addr >>> 12);
+    } else this.bus.write(addr, 1, value & 0xff);
+  }
+
+  physWrite32(addr: number, value: number): void {
+    if (addr + 4 <= this.ramSize) {
+      this.dv.setInt32(RAM_OFFSET + addr, value, true);
+      if (this.hasCode[addr >>> 12] || this.hasCode[(addr + 3) >>> 12]) {
+        this.codeWritten(addr >>> 12);
+        this.codeWritten((addr + 3) >>> 12);
+      }
+    } else this.bus.write(addr, 4, value);
+  }
+
+  /** A page with decoded instructions was written: drop them (and tell the loop). */
+  codeWritten(page: number): void {
+    if (!this.hasCode[page]) return;
+    this.hasCode[page] = 0;
+    this.codePages[page] = undefined;
+    // An instruction that started on the previous page may extend into this one.
+    if (page > 0 && this.hasCode[page - 1]) {
+      this.hasCode[page - 1] = 0;
+      this.codePages[page - 1] = undefined;
+    }
+    this.i32[ATTENTION >> 2] = this.i32[ATTENTION >> 2]! | 1;
+  }
+
+  // ---- linear accesses ----------------------------------------------------------------------
+
+  read8(lo: number, hi: number): number {
+    const p = this.translate(lo, hi, ACCESS_READ);
+    return p < this.ramSize ? this.u8[RAM_OFFSET + p]! : this.bus.read(p, 1) & 0xff;
+  }
+
+  read16(lo: number, hi: number): number {
+    if ((lo & 0xfff) > 0xffe) return this.read8(lo, hi) | (this.read8(lo + 1, lo === -1 ? hi + 1 : hi) << 8);
+    const p = this.translate(lo, hi, ACCESS_READ);
+    return p + 2 <= this.ramSize ? this.dv.getUint16(RAM_OFFSET + p, true) : this.bus.read(p, 2) & 0xffff;
+  }
+
+  read32(lo: number, hi: number): number {
+    if ((lo & 0xfff) > 0xffc) return this.read16(lo, hi) | (this.read16(lo + 2, (lo >>> 0) > 0xfffffffd ? hi + 1 : hi) << 16);
+    const p = this.translate(lo, hi, ACCESS_READ);
+    return p + 4 <= this.ramSize ? this.dv.getInt32(RAM_OFFSET + p, true) : this.bus.read(p, 4) | 0;
+  }
+
+  /** 64-bit read: returns the low half, the high half in `this.hi`. */
+  hi = 0;
+  read64(lo: number, hi: number): number {
+    const low = this.read32(lo, hi);
+    this.hi = this.read32(lo + 4, (lo >>> 0) > 0xfffffffb ? hi + 1 : hi);
+    return low;
+  }
+
+  write8(lo: number, hi: number, value: number): void {
+    const p = this.translate(lo, hi, ACCESS_WRITE);
+    this.physWrite8(p, value);
+  }
+
+  write16(lo: number, hi: number, value: number): void {
+    if ((lo & 0xfff) > 0xffe) {
+      // Check both pages before writing either (an instruction writes all or nothing).
+      this.translate(lo + 1, lo === -1 ? hi + 1 : hi, ACCESS_WRITE);
+      this.write8(lo, hi, value);
+      this.write8(lo + 1, lo === -1 ? hi + 1 : hi, value >> 8);
+      return;
+    }
+    const p = this.translate(lo, hi, ACCESS_WRITE);
+    if (p + 2 <= this.ramSize) {
+      this.dv.setUint16(RAM_OFFSET + p, value, true);
+      if (this.hasCode[p >>> 12]) this.codeWritten(p >>> 12);
+    } else this.bus.write(p, 2, value & 0xffff);
+  }
+
+  write32(lo: number, hi: number, value: number): void {
+    if ((lo & 0xfff) > 0xffc) {
+      const hi2 = (lo >>> 0) > 0xfffffffc ? hi + 1 : hi;
+      this.translate(lo + 3, hi2, ACCESS_WRITE);
+      for (let k = 0; k < 4; k++) this.write8(lo + k, (lo >>> 0) + k > 0xffffffff ? hi + 1 : hi, value >> (8 * k));
+      return;
+    }
+    const p = this.translate(lo, hi, ACCESS_WRITE);
+    this.physWrite32(p, value);
+  }
+
+  write64(lo: number, hi: number, vLo: number, vHi: number): void {
+    const hi2 = (lo >>> 0) > 0xfffffffb ? hi + 1 : hi;
+    if ((lo & 0xfff) > 0xff8) {
+      this.translate(lo, hi, ACCESS_WRITE);
+      this.translate(lo + 7, (lo >>> 0) > 0xfffffff8 ? hi + 1 : hi, ACCESS_WRITE);
+    }
+    this.write32(lo, hi, vLo);
+    this.write32(lo + 4, hi2, vHi);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Differential testing against the host CPU: the same instruction bytes from the same state run
+ * natively (src/emu/testing/native.ts) and in the emulator (./user64.ts); registers, the
+ * arithmetic flags (minus those the SDM leaves undefined), memory and faults must agree.
+ */
+import {
+  NATIVE_DATA_ADDR, nativeDataWindow, runNative, type NativeCase, type NativeResult,
+} from '../../testing/native.ts';
+import { UserMachine, type EmulatedResult } from './user64.ts';
+
+export interface DiffCase extends NativeCase {
+  /** Human-readable description (disassembly), printed with a mismatch. */
+  readonly what: string;
+  /** RFLAGS bits to compare (default: CF PF AF ZF SF OF DF). */
+  readonly flagMask?: number;
+}
+
+const REG_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
+const hex = (v: bigint | number) => `0x${v.toString(16)}`;
+
+/** Compares one case; returns a description of the differences, or null. */
+export function compare(c: DiffCase, native: NativeResult, emu: EmulatedResult): string | null {
+  const diffs: string[] = [];
+  const nf = native.fault;
+  const ef = emu.fault;
+  if ((nf === null) !== (ef === null) || (nf && ef && (nf.vector !== ef.vector || nf.ripOffset !== ef.ripOffset ||
+    (nf.vector === 14 || nf.vector === 13 ? nf.errorCode !== ef.errorCode : false)))) {
+    diffs.push(`fault: native ${nf ? `#${nf.vector}(${hex(nf.errorCode)}) at +${nf.ripOffset}` : 'none'}, ` +
+      `emulator ${ef ? `#${ef.vector}(${hex(ef.errorCode)}) at +${ef.ripOffset}` : 'none'}`);
+  }
+  for (let r = 0; r < 16; r++) {
+    const a = native.state.gpr[r]!;
+    const b = emu.state.gpr[r]!;
+    if (a !== b) diffs.push(`${REG_NAMES[r]}: native ${hex(a)}, emulator ${hex(b)}`);
+  }
+  const mask = BigInt(c.flagMask ?? 0xcd5);
+  const fa = native.state.rflags & mask;
+  const fb = emu.state.rflags & mask;
+  if (fa !== fb) diffs.push(`rflags (mask ${hex(mask)}): native ${hex(fa)}, emulator ${hex(fb)}`);
+  const nd = nativeDataWindow(native.data);
+  for (let i = 0; i < nd.length; i++) {
+    if (nd[i] !== emu.data[i]) {
+      diffs.push(`memory ${hex(NATIVE_DATA_ADDR + BigInt(i))}: native ${hex(nd[i]!)}, emulator ${hex(emu.data[i]!)}`);
+      break;
+    }
+  }
+  if (diffs.length === 0) return null;
+  const bytes = Array.from(c.code, (b) => b.toString(16).padStart(2, '0')).join(' ');
+  const inputs = c.state.gpr.map((v, r) => `${REG_NAMES[r]}=${hex(v)}`).join(' ');
+  return `${c.what} [${bytes}]\n  in: ${inputs} rflags=${hex(c.state.rflags)}\n  ${diffs.join('\n  ')}`;
+}
+
+/** Runs every case both ways; returns the mismatches (at most `limit`). */
+export function differential(cases: readonly DiffCase[], limit = 20): string[] {
+  const natives = runNative(cases);
+  const machine = new UserMachine();
+  const out: string[] = [];
+  for (let i = 0; i < cases.length && out.length < limit; i++) {
+    const m = compare(cases[i]!, natives[i]!, machine.run(cases[i]!));
+    if (m) out.push(m);
+  }
+  return out;
+}
+
+/** A seeded generator of test values biased towards edges (0, ±1, sign boundaries, all ones). */
+export class Rng {
+  private x: number;
+  constructor(seed: number) {
+    this.x = seed >>> 0 || 1;
+  }
+  u32(): number {
+    let x = this.x;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    this.x = x;
+    return x;
+  }
+  below(n: number): number {
+    return this.u32() % n;
+  }
+  /** A 64-bit value: random, or an edge value of a random width. */
+  value(): bigint {
+    const pick = this.below(8);
+    if (pick < 4) return (BigInt(this.u32()) << 32n) | BigInt(this.u32());
+    const width = [8n, 16n, 32n, 64n][this.below(4)]!;
+    const edges = [0n, 1n, (1n << width) - 1n, 1n << (width - 1n), (1n << (width - 1n)) - 1n, (1n << width) - 2n];
+    const high = this.below(2) ? (BigInt(this.u32()) << 32n) | BigInt(this.u32()) : 0n;
+    return ((high >> width) << width | edges[this.below(edges.length)]!) & 0xffff_ffff_ffff_ffffn;
+  }
+  bytes(n: number): Uint8Array {
+    return Uint8Array.from({ length: n }, () => this.u32() & 0xff);
+  }
+}
