@@ -16,7 +16,7 @@ import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
 } from './decoder.ts';
 import { ARITH, FIXED_1, LAZY_NONE, lazyFlags } from './flags.ts';
-import { ACCESS_EXEC, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
+import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
   RFLAGS, RIP, SEGS, SEG_BASE, SEG_STRIDE,
@@ -282,6 +282,21 @@ export class Cpu extends Mmu {
   readE(e: Insn, size: number): number {
     if (e.mod === 3) return this.getReg(e.rm, size, e.rex);
     this.ea(e);
+    return this.readEA(size);
+  }
+
+  /**
+   * Reads the E operand of a read-modify-write instruction: a memory operand is checked for
+   * writing first, as the hardware does (a #PF reports a write even though the read comes first).
+   */
+  readEWrite(e: Insn, size: number): number {
+    if (e.mod === 3) return this.getReg(e.rm, size, e.rex);
+    this.ea(e);
+    const lastLo = (this.eaLo + size - 1) | 0;
+    this.translate(this.eaLo, this.eaHi, ACCESS_WRITE);
+    if ((lastLo & ~0xfff) !== (this.eaLo & ~0xfff)) {
+      this.translate(lastLo, (lastLo >>> 0) < (this.eaLo >>> 0) ? (this.eaHi + 1) | 0 : this.eaHi, ACCESS_WRITE);
+    }
     return this.readEA(size);
   }
 

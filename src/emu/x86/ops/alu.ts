@@ -100,7 +100,7 @@ function aluOp(cpu: Cpu, e: CachedInsn): void {
   let sHi = 0;
   switch (form) {
     case FORM_EG:
-      dLo = cpu.readE(e, sz);
+      dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
       dHi = cpu.hi;
       sLo = cpu.getReg(e.reg, sz, e.rex);
       sHi = cpu.hi;
@@ -118,7 +118,7 @@ function aluOp(cpu: Cpu, e: CachedInsn): void {
       sHi = e.imm < 0 ? -1 : 0;
       break;
     default:
-      dLo = cpu.readE(e, sz);
+      dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
       dHi = cpu.hi;
       sLo = immediate(e, sz);
       sHi = e.imm < 0 ? -1 : 0;
@@ -162,7 +162,7 @@ function incDec(cpu: Cpu, e: CachedInsn): void {
   const dec = (e.aux & 1) !== 0;
   const viaOpcode = (e.aux & 2) !== 0; // 40+r / 48+r outside 64-bit mode
   const r = viaOpcode ? e.opcode & 7 : -1;
-  const dLo = r >= 0 ? cpu.getReg(r, sz, 0) : cpu.readE(e, sz);
+  const dLo = r >= 0 ? cpu.getReg(r, sz, 0) : cpu.readEWrite(e, sz);
   const dHi = cpu.hi;
   const cf = cpu.getFlags() & CF;
   let rLo: number;
@@ -179,7 +179,7 @@ function incDec(cpu: Cpu, e: CachedInsn): void {
 
 function neg(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e);
-  const vLo = cpu.readE(e, sz);
+  const vLo = cpu.readEWrite(e, sz);
   const vHi = cpu.hi;
   const rLo = alu(cpu, ALU_SUB, sz, 0, 0, vLo, vHi);
   cpu.writeE(e, sz, rLo, cpu.hi);
@@ -187,7 +187,7 @@ function neg(cpu: Cpu, e: CachedInsn): void {
 
 function not(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e);
-  const vLo = cpu.readE(e, sz);
+  const vLo = cpu.readEWrite(e, sz);
   cpu.writeE(e, sz, mask(~vLo, sz), ~cpu.hi);
 }
 

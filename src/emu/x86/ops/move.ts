@@ -116,7 +116,7 @@ function xchg(cpu: Cpu, e: CachedInsn): void {
     cpu.setReg(0, sz, a, aHi, e.rex);
     return;
   }
-  const a = cpu.readE(e, sz);
+  const a = cpu.readEWrite(e, sz);
   const aHi = cpu.hi;
   const b = cpu.getReg(e.reg, sz, e.rex);
   const bHi = cpu.hi;
