@@ -15,7 +15,8 @@
 import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
 } from './decoder.ts';
-import { ARITH, FIXED_1, LAZY_NONE, lazyFlags } from './flags.ts';
+import { ARITH, FIXED_1, IF, LAZY_NONE, lazyFlags } from './flags.ts';
+import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
@@ -40,11 +41,32 @@ export class CachedInsn extends Insn {
   aux = 0;
 }
 
+/** The interrupt controller as the CPU sees it (the LAPIC, or a test double). */
+export interface InterruptController {
+  /** A maskable interrupt is ready for delivery (checked when IF = 1). */
+  hasInterrupt(): boolean;
+  /** Takes the highest-priority pending interrupt and returns its vector. */
+  acknowledge(): number;
+}
+
+/** The I/O port space as the CPU sees it. */
+export interface IoBus {
+  read(port: number, size: number): number;
+  write(port: number, size: number, value: number): void;
+}
+
+const UNMAPPED_IO: IoBus = {
+  read: (_port, size) => (size === 4 ? -1 : (1 << (size * 8)) - 1),
+  write: () => {},
+};
+
 /** Why run() returned. */
 export const STOP_BUDGET = 0;
 export const STOP_HALT = 1;
 export const STOP_FAULT = 2;
 export const STOP_END = 3;
+/** A triple fault: the machine must reset. */
+export const STOP_SHUTDOWN = 4;
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
 
@@ -56,6 +78,8 @@ export class Cpu extends Mmu {
   eaLo = 0;
   eaHi = 0;
   halted = false;
+  /** A triple fault happened: the machine must reset (run() returns STOP_SHUTDOWN). */
+  shutdown = false;
   /** Set by run(): the exception that stopped it (STOP_FAULT). */
   stopVector = -1;
   stopError = -1;
@@ -64,10 +88,28 @@ export class Cpu extends Mmu {
   endHi = -1;
   /** Instructions executed since creation. */
   instructions = 0;
+  /** Tests: stop run() at the first exception instead of delivering it through the IDT. */
+  stopOnFault = false;
+  /** Maskable interrupts come from here. */
+  interrupts: InterruptController | null = null;
+  /** Set for one instruction after STI, MOV SS and POP SS: interrupts wait. */
+  interruptShadow = false;
+  /** I/O ports (IN/OUT). Unmapped ports read all ones. */
+  io: IoBus = UNMAPPED_IO;
+  /** Time source of the TSC, in ticks (default: a nominal 1 GHz from the host clock). */
+  tscSource: () => number = () => performance.now() * 1e6;
+  /** Called after a WRMSR the CPU stored (the machine watches kvmclock and APIC MSRs). */
+  onMsrWrite: ((msr: number, lo: number, hi: number) => void) | undefined = undefined;
 
   private readonly g = GPR >> 2;
   private readonly decodeScratch = new CachedInsn();
   private readonly fetchBuf = new Uint8Array(32);
+
+  /** Holds off interrupts until after the next instruction (STI, MOV SS, POP SS). */
+  setInterruptShadow(): void {
+    this.interruptShadow = true;
+    this.i32[ATTENTION >> 2] = 1;
+  }
 
   // ---- registers ----------------------------------------------------------------------------
 
@@ -429,7 +471,23 @@ export class Cpu extends Mmu {
         const ripLo = i32[ripAt]!;
         const ripHi = i32[ripAt + 1]!;
         if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
-        if (this.halted) return STOP_HALT;
+        if (i32[ATTENTION >> 2] !== 0 || this.halted) {
+          i32[ATTENTION >> 2] = 0;
+          if (this.interruptShadow) {
+            this.interruptShadow = false;
+            i32[ATTENTION >> 2] = 1; // look again after the next instruction
+          } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
+            this.halted = false;
+            const vector = this.interrupts.acknowledge();
+            if (!this.raise(vector, -1, false)) {
+              this.shutdown = true;
+              return STOP_SHUTDOWN;
+            }
+            continue;
+          }
+          if (this.shutdown) return STOP_SHUTDOWN;
+          if (this.halted) return STOP_HALT;
+        }
         try {
           const e = this.fetch(ripLo, ripHi);
           const s = (ripLo >>> 0) + e.length;
@@ -440,18 +498,48 @@ export class Cpu extends Mmu {
           i32[ripAt] = this.nextLo;
           i32[ripAt + 1] = this.nextHi;
           executed++;
-          i32[ATTENTION >> 2] = 0;
         } catch (err) {
           if (err !== CPU_FAULT) throw err;
-          // IDT delivery is not implemented yet: stop with the exception (RIP at the instruction).
-          this.stopVector = this.faultVector;
-          this.stopError = this.faultError;
-          return STOP_FAULT;
+          executed++;
+          if (this.stopOnFault) {
+            this.stopVector = this.faultVector;
+            this.stopError = this.faultError;
+            return STOP_FAULT;
+          }
+          if (!this.raise(this.faultVector, this.faultError, false)) {
+            this.shutdown = true;
+            return STOP_SHUTDOWN;
+          }
         }
       }
       return STOP_BUDGET;
     } finally {
       this.instructions += executed;
+    }
+  }
+
+  /**
+   * Delivers an exception or interrupt through the IDT, escalating to #DF and to a triple
+   * fault (returns false: shutdown) as the SDM says. RIP in the state block is the return address.
+   */
+  raise(vector: number, errorCode: number, software: boolean): boolean {
+    for (;;) {
+      try {
+        deliver(this, vector, hasErrorCode(vector) && !software ? Math.max(errorCode, 0) : -1, software);
+        return true;
+      } catch (err) {
+        if (err !== CPU_FAULT) throw err;
+        if (vector === VEC_DF) return false; // triple fault
+        const second = this.faultVector;
+        if (isDoubleFault(vector, second)) {
+          vector = VEC_DF;
+          errorCode = 0;
+        } else {
+          vector = second; // benign: the second exception is handled instead
+          errorCode = this.faultError;
+        }
+        software = false;
+      }
     }
   }
 }

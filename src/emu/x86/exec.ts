@@ -10,12 +10,13 @@ import { OPCODES } from './opcodes.ts';
 import { bindAlu } from './ops/alu.ts';
 import { bindControl } from './ops/control.ts';
 import { bindMove } from './ops/move.ts';
+import { bindSystem } from './ops/system.ts';
 
 export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindAlu, bindMove, bindControl];
+const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);

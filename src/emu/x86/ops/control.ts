@@ -1,16 +1,12 @@
 /**
  * Control flow and flag instructions: Jcc, JMP, CALL, RET (near), LOOP/LOOPcc, JrCXZ, SETcc,
- * CMOVcc, CLC/STC/CMC/CLD/STD/CLI/STI, LAHF/SAHF, HLT, INT3, UD2, hint NOPs and ENDBR
- * (Intel SDM Vol. 2).
- *
- * Not supported yet: far CALL/JMP/RET, INT n/INTO/IRET (they need IDT delivery), the STI
- * interrupt shadow.
+ * CMOVcc, CLC/STC/CMC/CLD/STD/CLI/STI (with the STI interrupt shadow), LAHF/SAHF, HLT, UD2,
+ * hint NOPs and ENDBR (Intel SDM Vol. 2). Far transfers and INT n are in ./system.ts.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
 import { AF, CF, DF, IF, IOPL, PF, SF, ZF } from '../flags.ts';
 import { K, type Opcode } from '../opcode-table.ts';
-import { RIP } from '../../state-layout.ts';
 
 function jcc(cpu: Cpu, e: CachedInsn): void {
   if (cpu.cond(e.aux)) cpu.jumpRelative(e.imm, e.opsize);
@@ -118,6 +114,7 @@ function flagOp(cpu: Cpu, e: CachedInsn): void {
     default:
       // CLI / STI need CPL <= IOPL (no virtual-interrupt extensions).
       if (cpu.cpl > (f & IOPL) >> 12) cpu.fault(13, 0);
+      if (e.aux === 6 && (f & IF) === 0) cpu.setInterruptShadow(); // STI: one more instruction first
       cpu.setFlags(e.aux === 5 ? f & ~IF : f | IF);
   }
 }
@@ -134,13 +131,6 @@ function sahf(cpu: Cpu): void {
 function hlt(cpu: Cpu): void {
   if (cpu.cpl !== 0) cpu.fault(13, 0);
   cpu.halted = true;
-}
-
-/** INT3: a trap, so the exception is reported with RIP after the instruction. */
-function int3(cpu: Cpu): void {
-  cpu.i32[RIP >> 2] = cpu.nextLo;
-  cpu.i32[(RIP >> 2) + 1] = cpu.nextHi;
-  cpu.fault(3);
 }
 
 function ud(cpu: Cpu): void {
@@ -168,7 +158,6 @@ export function bindControl(op: Opcode): Binding | undefined {
     case 'lahf': return [lahf, 0];
     case 'sahf': return [sahf, 0];
     case 'hlt': return [hlt, 0];
-    case 'int3': return [int3, 0];
     case 'ud2': case 'ud1': case 'ud0': return [ud, 0];
     case 'endbr64': case 'endbr32': case 'prefetch': case 'prefetchw': case 'prefetchnta':
     case 'prefetcht0': case 'prefetcht1': case 'prefetcht2': case 'lfence': case 'mfence': case 'sfence':

@@ -38,6 +38,7 @@ export class UserMachine {
     const pages = Math.ceil((RAM_OFFSET + RAM_SIZE) / 65536);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.cpu = new Cpu(this.memory, RAM_SIZE);
+    this.cpu.stopOnFault = true;
     const dv = this.cpu.dv;
     const pte = (at: number, lo: number, hi = 0) => {
       dv.setInt32(RAM_OFFSET + at, lo, true);

@@ -1,0 +1,299 @@
+import { describe, expect, it } from 'vitest';
+import { Cpu, STOP_HALT, STOP_SHUTDOWN, type InterruptController } from './cpu.ts';
+import { CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from './mmu.ts';
+import { ATTR_DB, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_DS, SEG_SS, segSelector, setSegment } from './system.ts';
+import { assemble } from './testing/asm.ts';
+import { ATTENTION, CR0, CR2, CR3, CR4, EFER, GDTR_BASE, GDTR_LIMIT, RAM_OFFSET } from '../state-layout.ts';
+
+// System behaviour the host cannot run in user mode: mode switches, IDT delivery with and
+// without privilege change, IST, SYSCALL/SYSRET, page faults, triple faults, interrupts.
+
+const RAM = 4 << 20;
+const CODE = 0x100000;
+const GDT = 0x1000;
+const PML4 = 0x2000;
+const PDPT = 0x3000;
+const PD = 0x4000;
+
+/** GDT: null, (unused), 0x10 64-bit code DPL0, 0x18 data DPL0, 0x20 32-bit code DPL0,
+ *  0x28 user data DPL3, 0x30 user 64-bit code DPL3, 0x38 user 32-bit code... (SYSRET layout:
+ *  STAR[63:48] = 0x20: SS = 0x28|3, CS64 = 0x30|3), 0x40 TSS (16 bytes). */
+function machine(): Cpu {
+  const pages = Math.ceil((RAM_OFFSET + RAM) / 65536);
+  const cpu = new Cpu(new WebAssembly.Memory({ initial: pages, maximum: pages }), RAM);
+  const dv = cpu.dv;
+  const q = (at: number, lo: number, hi: number) => {
+    dv.setUint32(RAM_OFFSET + at, lo >>> 0, true);
+    dv.setUint32(RAM_OFFSET + at + 4, hi >>> 0, true);
+  };
+  q(GDT + 0x10, 0x0000ffff, 0x00af9b00); // 64-bit code, DPL0
+  q(GDT + 0x18, 0x0000ffff, 0x00cf9300); // data, DPL0
+  q(GDT + 0x20, 0x0000ffff, 0x00cf9b00); // 32-bit code, DPL0
+  q(GDT + 0x28, 0x0000ffff, 0x00cff300); // data, DPL3
+  q(GDT + 0x30, 0x0000ffff, 0x00affb00); // 64-bit code, DPL3
+  // TSS at 0x5000, limit 0x67, type 9 (available 64-bit TSS).
+  q(GDT + 0x40, (0x5000 << 16) | 0x67, 0x00008900);
+  q(GDT + 0x48, 0, 0);
+  cpu.i32[GDTR_BASE >> 2] = GDT;
+  cpu.i32[GDTR_LIMIT >> 2] = 0x4f;
+  // Identity map of the first 4 MiB with 2 MiB user pages.
+  q(PML4, PDPT | 7, 0);
+  q(PDPT, PD | 7, 0);
+  q(PD, 0x87, 0);
+  q(PD + 8, 0x200000 | 0x87, 0);
+  return cpu;
+}
+
+function enterLongMode(cpu: Cpu): void {
+  const i32 = cpu.i32;
+  i32[CR3 >> 2] = PML4;
+  i32[CR4 >> 2] = CR4_PAE;
+  i32[EFER >> 2] = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+  i32[CR0 >> 2] = CR0_PE | CR0_PG;
+  setSegment(cpu, SEG_CS, 0x10, 0, 0, -1, ATTR_P | ATTR_S | 0xb | ATTR_L);
+  setSegment(cpu, SEG_SS, 0x18, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB);
+  cpu.cpl = 0;
+  cpu.flushTlb(true);
+}
+
+/** nasm macro: gate VECTOR, HANDLER, ATTRS (type/DPL/P/IST word) in the IDT at 0x6000. */
+const GATE_MACRO = `
+%define ORG 0x${CODE.toString(16)}
+%macro gate 3
+  mov dword [0x6000 + %1*16], (((%2 - $$ + ORG) & 0xffff) | (0x10 << 16))
+  mov dword [0x6000 + %1*16 + 4], (((%2 - $$ + ORG) & 0xffff0000) | %3)
+  mov dword [0x6000 + %1*16 + 8], 0
+%endmacro
+`;
+
+function load(cpu: Cpu, source: string, bits: 32 | 64): void {
+  cpu.u8.set(assemble(`bits ${bits}\n${GATE_MACRO}\n${source}`, CODE), RAM_OFFSET + CODE);
+  cpu.rip = BigInt(CODE);
+}
+
+const reg = (cpu: Cpu, r: number) => (BigInt(cpu.hi64(r) >>> 0) << 32n) | BigInt(cpu.lo(r) >>> 0);
+
+describe('system behaviour', () => {
+  it('switches from flat 32-bit protected mode to long mode the way Linux startup_32 does', () => {
+    const cpu = machine();
+    cpu.i32[CR0 >> 2] = CR0_PE;
+    setSegment(cpu, SEG_CS, 0x20, 0, 0, -1, ATTR_P | ATTR_S | 0xb | ATTR_DB);
+    setSegment(cpu, SEG_DS, 0x18, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB);
+    setSegment(cpu, SEG_SS, 0x18, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB);
+    cpu.setReg(4, 4, 0x9000, 0, 0);
+    load(cpu, `
+      mov eax, cr4
+      or eax, 1 << 5          ; PAE
+      mov cr4, eax
+      mov eax, ${PML4}
+      mov cr3, eax
+      mov ecx, 0xc0000080     ; EFER
+      rdmsr
+      or eax, 1 << 8          ; LME
+      wrmsr
+      mov eax, 0x80000001     ; PG | PE
+      mov cr0, eax
+      push 0x10
+      push long64
+      retf                    ; lret into the 64-bit code segment
+    bits 64
+    long64:
+      mov rax, 0x123456789abcdef0
+      mov rbx, rsp
+      hlt`, 32);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.codeBits).toBe(64);
+    expect(cpu.longMode).toBe(true);
+    expect(reg(cpu, 0)).toBe(0x123456789abcdef0n);
+    expect(segSelector(cpu, SEG_CS)).toBe(0x10);
+  });
+
+  it('delivers a user-mode page fault to the kernel on RSP0, with CR2 and the error code, and IRETQ returns', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    // IDT at 0x6000: vector 14 -> pf_handler (64-bit interrupt gate, DPL0).
+    const code = `
+      ; kernel: set up the TSS (RSP0 = 0x80000), IDT, then drop to user mode with IRETQ
+      mov rsp, 0x60000
+      mov ax, 0x40
+      ltr ax
+      mov qword [0x5000 + 4], 0x80000
+      lidt [idtr]
+      gate 14, pf_handler, 0x8e00
+      push 0x28 | 3          ; SS
+      push 0x70000           ; RSP (user)
+      push 0x202             ; RFLAGS
+      push 0x30 | 3          ; CS
+      push user
+      iretq
+    user:
+      mov rbx, 0x1234
+      mov qword [0x700000], rbx  ; unmapped (above 4 MiB): #PF
+    after:
+      mov rcx, 0x77
+      int3                        ; stop here (no handler: #GP -> #DF -> shutdown)
+    pf_handler:
+      mov rdx, cr2
+      pop rsi                     ; error code
+      mov rdi, rsp                ; frame: RIP CS RFLAGS RSP SS
+      mov qword [rsp], after      ; resume after the faulting store
+      iretq
+    idtr:
+      dw 0xfff
+      dq 0x6000`;
+    load(cpu, code, 64);
+    const stop = cpu.run(200);
+    expect(stop).toBe(STOP_SHUTDOWN);
+    expect(reg(cpu, 2)).toBe(0x700000n); // CR2
+    expect(cpu.i32[CR2 >> 2]).toBe(0x700000);
+    expect(reg(cpu, 6)).toBe(0x6n); // #PF error: write (2) | user (4), not present
+    expect(reg(cpu, 7) & ~0xfn).toBe(0x80000n - 0x30n); // RSP0, 16-byte aligned frame of 5 qwords (+ error code popped)
+    expect(reg(cpu, 1)).toBe(0x77n); // back in user mode after IRETQ
+  });
+
+  it('runs SYSCALL and SYSRET between user and kernel', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov ecx, 0xc0000081     ; STAR: kernel CS 0x10, user base 0x20
+      xor eax, eax
+      mov edx, 0x00200010
+      wrmsr
+      mov ecx, 0xc0000082     ; LSTAR
+      mov eax, entry
+      xor edx, edx
+      wrmsr
+      mov ecx, 0xc0000084     ; SFMASK: clear IF
+      mov eax, 0x200
+      xor edx, edx
+      wrmsr
+      push 0x28 | 3
+      push 0x70000
+      push 0x202
+      push 0x30 | 3
+      push user
+      iretq
+    user:
+      mov rax, 41
+      syscall
+      mov rbx, rax            ; 42 from the kernel
+      hlt                     ; #GP at CPL 3 -> no IDT -> shutdown
+    entry:
+      mov r12, rcx            ; return RIP
+      mov r13, r11            ; user RFLAGS
+      inc rax
+      o64 sysret`, 64);
+    expect(cpu.run(200)).toBe(STOP_SHUTDOWN);
+    expect(reg(cpu, 3)).toBe(42n);
+    expect(reg(cpu, 13) & 0x200n).toBe(0x200n); // user IF was saved in R11
+    expect(cpu.cpl).toBe(3);
+    expect(segSelector(cpu, SEG_CS)).toBe(0x33);
+    expect(segSelector(cpu, SEG_SS)).toBe(0x2b);
+  });
+
+  it('checks gate privilege for INT n and uses the IST stack', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov ax, 0x40
+      ltr ax
+      mov qword [0x5000 + 4], 0x80000      ; RSP0
+      mov qword [0x5000 + 0x24], 0x90000   ; IST1
+      lidt [idtr]
+      ; vector 0x80: DPL3 trap gate, IST1; vector 13 (#GP): DPL0 interrupt gate
+      gate 0x80, syscall80, 0xef01
+      gate 13, gp_handler, 0x8e00
+      push 0x28 | 3
+      push 0x70000
+      push 0x202
+      push 0x30 | 3
+      push user
+      iretq
+    user:
+      int 0x80
+      int 0x81               ; an empty gate (type 0): #GP(0x81 * 8 + 2)
+      hlt
+    syscall80:
+      mov r8, rsp
+      mov r9, 1
+      iretq
+    gp_handler:
+      pop r10                ; error code
+      mov r11, rsp
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(200)).toBe(STOP_HALT);
+    expect(reg(cpu, 9)).toBe(1n);
+    expect(reg(cpu, 8)).toBe(0x90000n - 40n); // IST1 stack, five qwords pushed
+    expect(reg(cpu, 10)).toBe(0x81n * 8n + 2n); // #GP error code names the IDT entry
+    expect(reg(cpu, 11)).toBe(0x80000n - 40n); // #GP handler on RSP0 (from CPL 3)
+    expect(cpu.cpl).toBe(0);
+  });
+
+  it('waits out the STI shadow before taking an external interrupt, and wakes from HLT', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    let pending = false;
+    const controller: InterruptController = { hasInterrupt: () => pending, acknowledge: () => { pending = false; return 0x30; } };
+    cpu.interrupts = controller;
+    load(cpu, `
+      lidt [idtr]
+      gate 0x30, irq, 0x8e00
+      mov rsp, 0x80000
+      xor ecx, ecx
+      sti
+      inc ecx                 ; runs before the interrupt (shadow)
+      inc ecx
+      hlt
+      mov r15, 99
+      hlt
+    irq:
+      mov rbx, rcx
+      iretq
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(7)).toBe(0); // up to and including the STI
+    pending = true;
+    cpu.i32[ATTENTION >> 2] = 1; // the controller raised its line
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(reg(cpu, 3)).toBe(1n); // the instruction after STI ran first
+    pending = true;
+    expect(cpu.run(100)).toBe(STOP_HALT); // woke up, handled the interrupt, halted again
+    expect(reg(cpu, 15)).toBe(99n);
+  });
+
+  it('reports a triple fault when there is no usable IDT', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, 'ud2', 64);
+    expect(cpu.run(10)).toBe(STOP_SHUTDOWN);
+  });
+
+  it('answers CPUID with the advertised model', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      xor eax, eax
+      cpuid
+      mov r8d, ebx
+      mov r9d, edx
+      mov r10d, ecx
+      mov eax, 0x80000001
+      cpuid
+      mov r11d, edx
+      mov eax, 0x40000000
+      cpuid
+      mov r12d, ebx
+      hlt`, 64);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    const text = (v: bigint) => Buffer.from(new Uint32Array([Number(v)]).buffer).toString('latin1');
+    expect(text(reg(cpu, 8)) + text(reg(cpu, 9)) + text(reg(cpu, 10))).toBe('GenuineIntel');
+    expect(reg(cpu, 11) & (1n << 29n)).toBe(1n << 29n); // LM
+    expect(text(reg(cpu, 12))).toBe('KVMK');
+  });
+});

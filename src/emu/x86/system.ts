@@ -1,0 +1,400 @@
+/**
+ * System architecture: segment descriptors, exception and interrupt delivery through the IDT,
+ * IRET, and mode changes (Intel SDM Vol. 3A, chapters 3, 5 and 6).
+ *
+ * Delivery works in protected mode (32-bit gates, TSS ring-0 stack) and IA-32e mode (64-bit
+ * gates, RSP0 or IST stacks, 16-byte aligned frames). A fault during delivery becomes #DF; a
+ * fault while delivering #DF is a triple fault, which stops the CPU (the machine resets).
+ *
+ * Not supported yet: real mode and virtual-8086 mode, task gates and hardware task switches,
+ * call gates, conforming-code privilege rules beyond what Linux uses, segment limit checks on
+ * ordinary accesses.
+ */
+import type { Cpu } from './cpu.ts';
+import { IF, NT, RF, TF, VM } from './flags.ts';
+import { EFER_LMA } from './mmu.ts';
+import {
+  EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX, SEG_LIMIT,
+  SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
+} from '../state-layout.ts';
+
+export const SEG_ES = 0;
+export const SEG_CS = 1;
+export const SEG_SS = 2;
+export const SEG_DS = 3;
+export const SEG_FS = 4;
+export const SEG_GS = 5;
+
+/** Descriptor attribute bits, as stored in SEG_ATTRS: the descriptor's bits 40-47 and 52-55. */
+export const ATTR_TYPE_MASK = 0x0f;
+export const ATTR_S = 0x10; // code/data (not system)
+export const ATTR_DPL_SHIFT = 5;
+export const ATTR_P = 0x80;
+export const ATTR_L = 0x2000;
+export const ATTR_DB = 0x4000;
+export const ATTR_G = 0x8000;
+const TYPE_CODE = 0x8;
+const TYPE_WRITABLE_OR_READABLE = 0x2;
+
+const VEC_DF = 8;
+const VEC_TS = 10;
+const VEC_NP = 11;
+const VEC_SS = 12;
+const VEC_GP = 13;
+const VEC_PF = 14;
+
+/** Exceptions that push an error code. */
+const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+function segField(seg: number, field: number): number {
+  return (SEGS + seg * SEG_STRIDE + field) >> 2;
+}
+
+export function segSelector(cpu: Cpu, seg: number): number {
+  return cpu.i32[segField(seg, SEG_SELECTOR)]! & 0xffff;
+}
+
+export function segAttrs(cpu: Cpu, seg: number): number {
+  return cpu.i32[segField(seg, SEG_ATTRS)]!;
+}
+
+/** Sets a segment register's visible and hidden parts. */
+export function setSegment(cpu: Cpu, seg: number, selector: number, baseLo: number, baseHi: number, limit: number, attrs: number): void {
+  const i32 = cpu.i32;
+  i32[segField(seg, SEG_SELECTOR)] = selector & 0xffff;
+  i32[segField(seg, SEG_BASE)] = baseLo;
+  i32[segField(seg, SEG_BASE) + 1] = baseHi;
+  i32[segField(seg, SEG_LIMIT)] = limit;
+  i32[segField(seg, SEG_ATTRS)] = attrs;
+  if (seg === SEG_CS) updateCodeBits(cpu);
+}
+
+/** Derives the code size from CS and EFER.LMA. */
+export function updateCodeBits(cpu: Cpu): void {
+  const attrs = segAttrs(cpu, SEG_CS);
+  const lma = (cpu.i32[EFER >> 2]! & EFER_LMA) !== 0;
+  cpu.codeBits = lma && (attrs & ATTR_L) ? 64 : attrs & ATTR_DB ? 32 : 16;
+}
+
+/** Reads the 8-byte descriptor of a selector from the GDT or LDT; #GP(selector) if outside. */
+function readDescriptor(cpu: Cpu, selector: number, vector = VEC_GP): [lo: number, hi: number, addrLo: number, addrHi: number] {
+  const i32 = cpu.i32;
+  const index = selector & ~7;
+  let baseLo: number;
+  let baseHi: number;
+  let limit: number;
+  if (selector & 4) {
+    baseLo = i32[segField(SEG_LDTR_INDEX, SEG_BASE)]!;
+    baseHi = i32[segField(SEG_LDTR_INDEX, SEG_BASE) + 1]!;
+    limit = i32[segField(SEG_LDTR_INDEX, SEG_LIMIT)]!;
+  } else {
+    baseLo = i32[GDTR_BASE >> 2]!;
+    baseHi = i32[(GDTR_BASE >> 2) + 1]!;
+    limit = i32[GDTR_LIMIT >> 2]!;
+  }
+  if (index + 7 > limit) cpu.fault(vector, selector & ~3);
+  const s = (baseLo >>> 0) + index;
+  const aLo = s | 0;
+  const aHi = s > 0xffffffff ? (baseHi + 1) | 0 : baseHi;
+  // Descriptor tables are read with supervisor rights whatever the CPL.
+  const user = cpu.userMode;
+  cpu.setUserMode(false);
+  try {
+    const lo = cpu.read32(aLo, aHi);
+    const hi = cpu.read32(aLo + 4, aHi);
+    return [lo, hi, aLo, aHi];
+  } finally {
+    cpu.setUserMode(user);
+  }
+}
+
+function descriptorBase(lo: number, hi: number): number {
+  return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+}
+
+function descriptorLimit(lo: number, hi: number): number {
+  let limit = (lo & 0xffff) | (hi & 0xf0000);
+  if (hi & 0x800000) limit = (limit << 12) | 0xfff;
+  return limit;
+}
+
+function descriptorAttrs(hi: number): number {
+  return (hi >>> 8) & 0xf0ff;
+}
+
+/** Sets the accessed bit of a descriptor if it is clear (as the CPU does on a load). */
+function markAccessed(cpu: Cpu, hi: number, aLo: number, aHi: number): void {
+  if ((hi & 0x100) === 0) {
+    const user = cpu.userMode;
+    cpu.setUserMode(false);
+    try {
+      cpu.write32(aLo + 4, aHi, hi | 0x100);
+    } finally {
+      cpu.setUserMode(user);
+    }
+  }
+}
+
+/**
+ * Loads a data or stack segment register (MOV/POP Sreg, LDS..., far transfers for SS) in
+ * protected or long mode, with the SDM's checks.
+ */
+export function loadDataSegment(cpu: Cpu, seg: number, selector: number): void {
+  const cpl = cpu.cpl;
+  if ((selector & ~3) === 0) {
+    // A null selector: allowed except for SS (outside 64-bit mode, or at CPL 3).
+    if (seg === SEG_SS && (cpu.codeBits !== 64 || cpl === 3 || (selector & 3) !== cpl)) cpu.fault(VEC_GP, 0);
+    setSegment(cpu, seg, selector, 0, 0, 0, seg === SEG_SS ? (cpl << ATTR_DPL_SHIFT) | ATTR_DB : 0);
+    return;
+  }
+  const [lo, hi, aLo, aHi] = readDescriptor(cpu, selector);
+  const attrs = descriptorAttrs(hi);
+  const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
+  const rpl = selector & 3;
+  const type = attrs & ATTR_TYPE_MASK;
+  if (seg === SEG_SS) {
+    if (rpl !== cpl || dpl !== cpl || !(attrs & ATTR_S) || (type & TYPE_CODE) || !(type & TYPE_WRITABLE_OR_READABLE)) {
+      cpu.fault(VEC_GP, selector & ~3);
+    }
+    if (!(attrs & ATTR_P)) cpu.fault(VEC_SS, selector & ~3);
+  } else {
+    const code = (type & TYPE_CODE) !== 0;
+    const conforming = code && (type & 4) !== 0;
+    if (!(attrs & ATTR_S) || (code && !(type & TYPE_WRITABLE_OR_READABLE))) cpu.fault(VEC_GP, selector & ~3);
+    if (!conforming && (rpl > dpl || cpl > dpl)) cpu.fault(VEC_GP, selector & ~3);
+    if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
+  }
+  markAccessed(cpu, hi, aLo, aHi);
+  setSegment(cpu, seg, selector, descriptorBase(lo, hi), 0, descriptorLimit(lo, hi), attrs | 1);
+}
+
+/** Loads CS for a far JMP/CALL/RET/IRET to `selector` at privilege `newCpl` (no call gates). */
+export function loadCodeSegment(cpu: Cpu, selector: number, newCpl: number): void {
+  if ((selector & ~3) === 0) cpu.fault(VEC_GP, 0);
+  const [lo, hi, aLo, aHi] = readDescriptor(cpu, selector);
+  const attrs = descriptorAttrs(hi);
+  const type = attrs & ATTR_TYPE_MASK;
+  if (!(attrs & ATTR_S) || !(type & TYPE_CODE)) cpu.fault(VEC_GP, selector & ~3);
+  const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
+  const conforming = (type & 4) !== 0;
+  if (conforming ? dpl > newCpl : dpl !== newCpl) cpu.fault(VEC_GP, selector & ~3);
+  if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
+  markAccessed(cpu, hi, aLo, aHi);
+  setSegment(cpu, SEG_CS, (selector & ~3) | newCpl, descriptorBase(lo, hi), 0, descriptorLimit(lo, hi), attrs | 1);
+  cpu.cpl = newCpl;
+}
+
+/** LTR / LLDT: system descriptors (16 bytes in long mode). */
+export function loadSystemSegment(cpu: Cpu, which: number, selector: number): void {
+  if ((selector & ~3) === 0) {
+    if (which === SEG_TR_INDEX) cpu.fault(VEC_GP, 0);
+    setSegment(cpu, which, selector, 0, 0, 0, 0);
+    return;
+  }
+  if (selector & 4) cpu.fault(VEC_GP, selector & ~3); // must be in the GDT
+  const [lo, hi, aLo, aHi] = readDescriptor(cpu, selector);
+  const attrs = descriptorAttrs(hi);
+  const type = attrs & ATTR_TYPE_MASK;
+  const ok = which === SEG_TR_INDEX ? (type === 9 || type === 1) : type === 2;
+  if ((attrs & ATTR_S) || !ok) cpu.fault(VEC_GP, selector & ~3);
+  if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
+  let baseHi = 0;
+  if (cpu.longMode) baseHi = cpu.read32(aLo + 8, aHi);
+  if (which === SEG_TR_INDEX) {
+    // Mark the TSS busy.
+    cpu.write32(aLo + 4, aHi, hi | 0x200);
+  }
+  setSegment(cpu, which, selector, descriptorBase(lo, hi), baseHi, descriptorLimit(lo, hi), attrs | (which === SEG_TR_INDEX ? 2 : 0));
+}
+
+// ---- exceptions and interrupts ----------------------------------------------------------------
+
+/**
+ * Delivers vector `vector` through the IDT. `errorCode` < 0: none. `software`: INT n / INT3 /
+ * INTO (gate DPL is checked against CPL). RIP in the state block is the return address.
+ */
+export function deliver(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  if (cpu.longMode) deliverLong(cpu, vector, errorCode, software);
+  else deliverProtected(cpu, vector, errorCode, software);
+}
+
+function readIdtEntry(cpu: Cpu, vector: number, size: number, software: boolean): [number, number, number, number] {
+  const i32 = cpu.i32;
+  const limit = i32[IDTR_LIMIT >> 2]!;
+  const baseLo = i32[IDTR_BASE >> 2]!;
+  const baseHi = i32[(IDTR_BASE >> 2) + 1]!;
+  const errIdt = vector * 8 + 2 + (software ? 0 : 1);
+  if (vector * size + size - 1 > limit) cpu.fault(VEC_GP, errIdt);
+  const s = (baseLo >>> 0) + vector * size;
+  const aLo = s | 0;
+  const aHi = s > 0xffffffff ? (baseHi + 1) | 0 : baseHi;
+  const user = cpu.userMode;
+  cpu.setUserMode(false);
+  try {
+    const w0 = cpu.read32(aLo, aHi);
+    const w1 = cpu.read32(aLo + 4, aHi);
+    const w2 = size === 16 ? cpu.read32(aLo + 8, aHi) : 0;
+    return [w0, w1, w2, errIdt];
+  } finally {
+    cpu.setUserMode(user);
+  }
+}
+
+function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  const [w0, w1, w2, errIdt] = readIdtEntry(cpu, vector, 16, software);
+  const type = (w1 >> 8) & 0xf;
+  if (type !== 0xe && type !== 0xf) cpu.fault(VEC_GP, errIdt);
+  const gateDpl = (w1 >> 13) & 3;
+  const cpl = cpu.cpl;
+  if (software && gateDpl < cpl) cpu.fault(VEC_GP, errIdt);
+  if (!(w1 & 0x8000)) cpu.fault(VEC_NP, errIdt);
+  const selector = (w0 >>> 16) & 0xffff;
+  const targetLo = (w0 & 0xffff) | (w1 & 0xffff0000);
+  const targetHi = w2;
+  // Target code segment.
+  const [dlo, dhi] = readDescriptor(cpu, selector);
+  const attrs = descriptorAttrs(dhi);
+  if (!(attrs & ATTR_S) || !(attrs & TYPE_CODE) || !(attrs & ATTR_L)) cpu.fault(VEC_GP, selector & ~3);
+  if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
+  const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
+  if (dpl > cpl) cpu.fault(VEC_GP, selector & ~3);
+  // Old state.
+  const ripLo = cpu.i32[RIP >> 2]!;
+  const ripHi = cpu.i32[(RIP >> 2) + 1]!;
+  const flags = cpu.getFlags();
+  const oldCs = segSelector(cpu, SEG_CS);
+  const oldSs = segSelector(cpu, SEG_SS);
+  const oldSpLo = cpu.lo(4);
+  const oldSpHi = cpu.hi64(4);
+  // New stack: IST if the gate names one, else RSP0 on a privilege change, else the current one.
+  const istNumber = w1 & 7; // 64-bit gate: byte 4, bits 0-2
+  let spLo = oldSpLo;
+  let spHi = oldSpHi;
+  if (istNumber !== 0 || dpl < cpl) {
+    const off = istNumber !== 0 ? 0x24 + (istNumber - 1) * 8 : 4 + dpl * 8;
+    [spLo, spHi] = readTss64(cpu, off);
+  }
+  // Align to 16 and push the frame (through supervisor accesses at the new CPL).
+  spLo &= ~0xf;
+  const frame = [oldSs, 0, oldSpLo, oldSpHi, flags, 0, oldCs, 0, ripLo, ripHi];
+  if (errorCode >= 0) frame.push(errorCode, 0);
+  const previousUser = cpu.userMode;
+  cpu.setUserMode(dpl === 3);
+  try {
+    for (let i = 0; i < frame.length; i += 2) {
+      const s = (spLo >>> 0) - 8;
+      spHi = s < 0 ? (spHi - 1) | 0 : spHi;
+      spLo = s | 0;
+      cpu.write64(spLo, spHi, frame[i]!, frame[i + 1]!);
+    }
+  } catch (e) {
+    cpu.setUserMode(previousUser);
+    throw e;
+  }
+  cpu.set64(4, spLo, spHi);
+  if (dpl < cpl) setSegment(cpu, SEG_SS, dpl, 0, 0, 0, (dpl << ATTR_DPL_SHIFT) | ATTR_DB); // null SS at the new CPL
+  setSegment(cpu, SEG_CS, (selector & ~3) | dpl, 0, 0, descriptorLimit(dlo, dhi), attrs | 1);
+  cpu.cpl = dpl;
+  let newFlags = flags & ~(TF | NT | RF | VM);
+  if (type === 0xe) newFlags &= ~IF;
+  cpu.setFlags(newFlags);
+  cpu.i32[RIP >> 2] = targetLo;
+  cpu.i32[(RIP >> 2) + 1] = targetHi;
+}
+
+function readTss64(cpu: Cpu, offset: number): [number, number] {
+  const i32 = cpu.i32;
+  const baseLo = i32[segField(SEG_TR_INDEX, SEG_BASE)]!;
+  const baseHi = i32[segField(SEG_TR_INDEX, SEG_BASE) + 1]!;
+  const limit = i32[segField(SEG_TR_INDEX, SEG_LIMIT)]!;
+  if (offset + 7 > limit) cpu.fault(VEC_TS, segSelector(cpu, SEG_TR_INDEX) & ~3);
+  const s = (baseLo >>> 0) + offset;
+  const user = cpu.userMode;
+  cpu.setUserMode(false);
+  try {
+    const lo = cpu.read32(s | 0, s > 0xffffffff ? baseHi + 1 : baseHi);
+    const hi = cpu.read32((s + 4) | 0, s + 4 > 0xffffffff ? baseHi + 1 : baseHi);
+    return [lo, hi];
+  } finally {
+    cpu.setUserMode(user);
+  }
+}
+
+function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  const [w0, w1, , errIdt] = readIdtEntry(cpu, vector, 8, software);
+  const type = (w1 >> 8) & 0x1f;
+  if (type !== 0xe && type !== 0xf && type !== 0x6 && type !== 0x7) cpu.fault(VEC_GP, errIdt);
+  const gate32 = (type & 8) !== 0;
+  const gateDpl = (w1 >> 13) & 3;
+  const cpl = cpu.cpl;
+  if (software && gateDpl < cpl) cpu.fault(VEC_GP, errIdt);
+  if (!(w1 & 0x8000)) cpu.fault(VEC_NP, errIdt);
+  const selector = (w0 >>> 16) & 0xffff;
+  const target = gate32 ? (w0 & 0xffff) | (w1 & 0xffff0000) : w0 & 0xffff;
+  const [dlo, dhi] = readDescriptor(cpu, selector);
+  const attrs = descriptorAttrs(dhi);
+  if (!(attrs & ATTR_S) || !(attrs & TYPE_CODE)) cpu.fault(VEC_GP, selector & ~3);
+  if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
+  const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
+  if (dpl > cpl) cpu.fault(VEC_GP, selector & ~3);
+  const flags = cpu.getFlags();
+  const eip = cpu.i32[RIP >> 2]!;
+  const oldCs = segSelector(cpu, SEG_CS);
+  const frame: number[] = [];
+  const push = (v: number) => frame.push(v);
+  if (dpl < cpl) {
+    // Inner stack from the 32-bit TSS: ESP at 4 + 8*dpl, SS at 8 + 8*dpl.
+    const trBase = cpu.i32[segField(SEG_TR_INDEX, SEG_BASE)]!;
+    const user = cpu.userMode;
+    cpu.setUserMode(false);
+    let newSp: number;
+    let newSs: number;
+    try {
+      newSp = cpu.read32(trBase + 4 + dpl * 8, 0);
+      newSs = cpu.read16(trBase + 8 + dpl * 8, 0);
+    } finally {
+      cpu.setUserMode(user);
+    }
+    const oldSs = segSelector(cpu, SEG_SS);
+    const oldSp = cpu.lo(4);
+    cpu.cpl = dpl;
+    loadDataSegment(cpu, SEG_SS, newSs);
+    cpu.setReg(4, 4, newSp, 0, 0);
+    push(oldSs);
+    push(oldSp);
+  }
+  push(flags);
+  push(oldCs);
+  push(eip);
+  if (errorCode >= 0) push(errorCode);
+  const size = gate32 ? 4 : 2;
+  cpu.cpl = dpl;
+  const codeBits = cpu.codeBits;
+  cpu.codeBits = 32; // push() uses the 32-bit stack here
+  try {
+    for (const v of frame) cpu.push(size, v, 0);
+  } finally {
+    cpu.codeBits = codeBits;
+  }
+  setSegment(cpu, SEG_CS, (selector & ~3) | dpl, descriptorBase(dlo, dhi), 0, descriptorLimit(dlo, dhi), attrs | 1);
+  let newFlags = flags & ~(TF | NT | RF | VM);
+  if ((type & 7) === 6) newFlags &= ~IF;
+  cpu.setFlags(newFlags);
+  cpu.i32[RIP >> 2] = target;
+  cpu.i32[(RIP >> 2) + 1] = 0;
+}
+
+/** Whether an exception vector pushes an error code. */
+export function hasErrorCode(vector: number): boolean {
+  return HAS_ERROR_CODE.has(vector);
+}
+
+/** Contributory exceptions and page faults combine into #DF (SDM Table 6-5). */
+export function isDoubleFault(first: number, second: number): boolean {
+  const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
+  if (contributory(first) && contributory(second)) return true;
+  if (first === VEC_PF && (contributory(second) || second === VEC_PF)) return true;
+  return false;
+}
+
+export { VEC_DF };
