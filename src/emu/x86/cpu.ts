@@ -39,6 +39,11 @@ export class CachedInsn extends Insn {
   exec: Handler = () => {};
   /** Handler parameter chosen at bind time (ALU operation, condition code, ...). */
   aux = 0;
+  /**
+   * The instruction that follows this one on the same physical page, once it has run after it
+   * (a threaded chain: falling through skips the fetch). Dropped with the page's cache.
+   */
+  next: CachedInsn | undefined = undefined;
 }
 
 /** The interrupt controller as the CPU sees it (the LAPIC, or a test double). */
@@ -465,17 +470,25 @@ export class Cpu extends Mmu {
   run(budget: number): number {
     const i32 = this.i32;
     const ripAt = RIP >> 2;
+    const attentionAt = ATTENTION >> 2;
     let executed = 0;
+    // The instruction to run next when it is known without a fetch (a linked fall-through).
+    let e: CachedInsn | undefined;
+    // The previous instruction, if execution fell through from it (to link it to the next).
+    let previous: CachedInsn | undefined;
     try {
       while (executed < budget) {
         const ripLo = i32[ripAt]!;
         const ripHi = i32[ripAt + 1]!;
         if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
-        if (i32[ATTENTION >> 2] !== 0 || this.halted) {
-          i32[ATTENTION >> 2] = 0;
+        if (i32[attentionAt] !== 0 || this.halted) {
+          // Interrupts, code or translation changes: no shortcuts across this point.
+          e = undefined;
+          previous = undefined;
+          i32[attentionAt] = 0;
           if (this.interruptShadow) {
             this.interruptShadow = false;
-            i32[ATTENTION >> 2] = 1; // look again after the next instruction
+            i32[attentionAt] = 1; // look again after the next instruction
           } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
             this.halted = false;
             const vector = this.interrupts.acknowledge();
@@ -489,17 +502,32 @@ export class Cpu extends Mmu {
           if (this.halted) return STOP_HALT;
         }
         try {
-          const e = this.fetch(ripLo, ripHi);
+          if (e === undefined) {
+            e = this.fetch(ripLo, ripHi);
+            if (previous !== undefined) previous.next = e;
+          }
           const s = (ripLo >>> 0) + e.length;
-          this.nextLo = s | 0;
+          const fallLo = s | 0;
+          this.nextLo = fallLo;
           this.nextHi = s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
           if (this.codeBits !== 64) this.nextHi = 0;
           e.exec(this, e);
-          i32[ripAt] = this.nextLo;
+          const nextLo = this.nextLo;
+          i32[ripAt] = nextLo;
           i32[ripAt + 1] = this.nextHi;
           executed++;
+          if (nextLo === fallLo && (fallLo & 0xfff) !== 0) {
+            // Fell through within the page: follow the chain (or link it at the next fetch).
+            previous = e;
+            e = e.next;
+          } else {
+            previous = undefined;
+            e = undefined;
+          }
         } catch (err) {
           if (err !== CPU_FAULT) throw err;
+          e = undefined;
+          previous = undefined;
           executed++;
           if (this.stopOnFault) {
             this.stopVector = this.faultVector;

@@ -10,13 +10,14 @@ import { OPCODES } from './opcodes.ts';
 import { bindAlu } from './ops/alu.ts';
 import { bindControl } from './ops/control.ts';
 import { bindMove } from './ops/move.ts';
+import { bindShift } from './ops/shift.ts';
 import { bindSystem } from './ops/system.ts';
 
 export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl];
+const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);

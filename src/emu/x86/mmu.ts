@@ -122,6 +122,7 @@ export class Mmu {
   /** Drops every entry (or every non-global one). */
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
+    i32[ATTENTION >> 2] = 1; // linked instruction chains assume unchanged translations
     const tag = TLB_TAG_LO >> 2;
     const flags = TLB_FLAGS >> 2;
     for (let i = 0; i < TLB_ENTRIES; i++) {
@@ -131,6 +132,7 @@ export class Mmu {
 
   /** INVLPG: drops the entry of one linear page. */
   flushPage(lo: number, hi: number): void {
+    this.i32[ATTENTION >> 2] = 1;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (this.i32[this.tlbIndexBase + idx] === lo >>> 12 && this.i32[(TLB_TAG_HI >> 2) + idx] === hi) {
       this.i32[this.tlbIndexBase + idx] = -1;

@@ -14,7 +14,7 @@ import type { Cpu } from './cpu.ts';
 import { IF, NT, RF, TF, VM } from './flags.ts';
 import { EFER_LMA } from './mmu.ts';
 import {
-  EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX, SEG_LIMIT,
+  ATTENTION, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX, SEG_LIMIT,
   SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
 } from '../state-layout.ts';
 
@@ -66,7 +66,10 @@ export function setSegment(cpu: Cpu, seg: number, selector: number, baseLo: numb
   i32[segField(seg, SEG_BASE) + 1] = baseHi;
   i32[segField(seg, SEG_LIMIT)] = limit;
   i32[segField(seg, SEG_ATTRS)] = attrs;
-  if (seg === SEG_CS) updateCodeBits(cpu);
+  if (seg === SEG_CS) {
+    updateCodeBits(cpu);
+    i32[ATTENTION >> 2] = 1; // the code segment changed: refetch
+  }
 }
 
 /** Derives the code size from CS and EFER.LMA. */
