@@ -72,6 +72,8 @@ export const STOP_FAULT = 2;
 export const STOP_END = 3;
 /** A triple fault: the machine must reset. */
 export const STOP_SHUTDOWN = 4;
+/** An emulator bug (a host exception inside an instruction): see Cpu.internalError. */
+export const STOP_INTERNAL_ERROR = 5;
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
 
@@ -85,6 +87,8 @@ export class Cpu extends Mmu {
   halted = false;
   /** A triple fault happened: the machine must reset (run() returns STOP_SHUTDOWN). */
   shutdown = false;
+  /** Set when run() stopped on a host exception (an emulator bug), with RIP at the instruction. */
+  internalError: Error | undefined = undefined;
   /** Set by run(): the exception that stopped it (STOP_FAULT). */
   stopVector = -1;
   stopError = -1;
@@ -525,7 +529,11 @@ export class Cpu extends Mmu {
             e = undefined;
           }
         } catch (err) {
-          if (err !== CPU_FAULT) throw err;
+          if (err !== CPU_FAULT) {
+            // An emulator bug must not take the host down: stop with a clear report.
+            this.internalError = err instanceof Error ? err : new Error(String(err));
+            return STOP_INTERNAL_ERROR;
+          }
           e = undefined;
           previous = undefined;
           executed++;
