@@ -294,6 +294,7 @@ export class Cpu extends Mmu {
     }
     // Segment base: FS and GS in 64-bit mode; every segment outside it.
     let seg = e.seg;
+    this.nonCanonicalVector = seg < 0 && (e.base === 4 || e.base === 5) ? VEC_SS : 13;
     if (this.codeBits === 64) {
       if (seg === SEG_FS || seg === SEG_GS) {
         const s = (lo >>> 0) + (this.segBaseLo(seg) >>> 0);
@@ -361,6 +362,7 @@ export class Cpu extends Mmu {
 
   /** Pushes `size` bytes (2, 4 or 8). Faults leave RSP unchanged. */
   push(size: number, lo: number, hi: number): void {
+    this.nonCanonicalVector = VEC_SS;
     const spLo = this.lo(4);
     const spHi = this.hi64(4);
     if (this.codeBits === 64) {
@@ -382,6 +384,7 @@ export class Cpu extends Mmu {
 
   /** Pops `size` bytes (8: high half in this.hi). */
   pop(size: number): number {
+    this.nonCanonicalVector = VEC_SS;
     const spLo = this.lo(4);
     const spHi = this.hi64(4);
     if (this.codeBits === 64) {
@@ -515,6 +518,7 @@ export class Cpu extends Mmu {
           this.nextLo = fallLo;
           this.nextHi = s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
           if (this.codeBits !== 64) this.nextHi = 0;
+          this.nonCanonicalVector = 13; // #SS only while an access is SS-relative
           e.exec(this, e);
           const nextLo = this.nextLo;
           i32[ripAt] = nextLo;

@@ -82,6 +82,12 @@ export class Mmu {
   readonly ramSize: number;
   bus: PhysBus = UNMAPPED;
 
+  /**
+   * Exception for a non-canonical address: #GP, or #SS while the access is relative to SS
+   * (push, pop, and memory operands based on RSP or RBP). Set by the CPU before the access.
+   */
+  nonCanonicalVector = VEC_GP;
+
   /** Exception raised by the last fault (vector, error code or -1). */
   faultVector = 0;
   faultError = -1;
@@ -170,7 +176,7 @@ export class Mmu {
     const cr4 = i32[CR4 >> 2]!;
     const efer = i32[EFER >> 2]!;
     const longMode = (efer & EFER_LMA) !== 0;
-    if (longMode && (hi >> 15 !== 0 && hi >> 15 !== -1)) this.fault(VEC_GP, 0);
+    if (longMode && (hi >> 15 !== 0 && hi >> 15 !== -1)) this.fault(this.nonCanonicalVector, 0);
     const nxe = (efer & EFER_NXE) !== 0;
     const write = access === ACCESS_WRITE;
     const user = this.userMode;

@@ -222,10 +222,18 @@ function popf(cpu: Cpu, e: CachedInsn): void {
 }
 
 function leave(cpu: Cpu, e: CachedInsn): void {
-  // RSP <- RBP, then pop RBP (stack size: 64-bit in long mode).
-  cpu.set64(4, cpu.lo(5), cpu.hi64(5));
-  const lo = cpu.pop(e.opsize);
-  cpu.setReg(5, e.opsize, lo, cpu.hi, 0);
+  // RSP <- RBP, then pop RBP; a fault leaves RSP as it was.
+  const spLo = cpu.lo(4);
+  const spHi = cpu.hi64(4);
+  if (cpu.codeBits === 64) cpu.set64(4, cpu.lo(5), cpu.hi64(5));
+  else cpu.setReg(4, 4, cpu.lo(5), 0, 0);
+  try {
+    const lo = cpu.pop(e.opsize);
+    cpu.setReg(5, e.opsize, lo, cpu.hi, 0);
+  } catch (err) {
+    cpu.set64(4, spLo, spHi);
+    throw err;
+  }
 }
 
 export function bindMove(op: Opcode): Binding | undefined {

@@ -1,0 +1,140 @@
+/**
+ * Random instruction generator for differential fuzzing against the host CPU (test-only).
+ * It walks the instruction table: every implemented entry that user-mode code can run the same
+ * way on the host and in the emulator gets random encodings (operand-size prefixes, REX bits,
+ * register or [rdi+disp8] operands, random immediates) and random edge-biased register values.
+ */
+import { NATIVE_DATA_ADDR } from '../../testing/native.ts';
+import { Insn, decode } from '../decoder.ts';
+import { formatInsn } from '../disasm.ts';
+import { unimplemented } from '../exec.ts';
+import { A, K, MAP_0F, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F3, SZ, type Opcode } from '../opcode-table.ts';
+import { OPCODES } from '../opcodes.ts';
+import type { DiffCase, Rng } from './differential.ts';
+
+/** Instruction families and the mnemonics in them. */
+export const FAMILIES: Record<string, readonly string[]> = {
+  alu: ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'inc', 'dec', 'neg', 'not', 'test'],
+  shift: ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar', 'shld', 'shrd'],
+  muldiv: ['mul', 'imul', 'div', 'idiv'],
+  bits: ['bt', 'bts', 'btr', 'btc', 'bsf', 'bsr', 'popcnt', 'cmpxchg', 'xadd', 'cmpxchg8b'],
+  // (POPF is left out: random flags would set TF and AC, and single-step traps and alignment
+  // checks are not emulated yet.)
+  move: ['mov', 'movzx', 'movsx', 'movsxd', 'lea', 'xchg', 'cbw', 'cwd', 'bswap', 'push', 'pop', 'pushf', 'leave'],
+  control: ['jo', 'jno', 'jb', 'jae', 'je', 'jne', 'jbe', 'ja', 'js', 'jns', 'jp', 'jnp', 'jl', 'jge', 'jle', 'jg',
+    'seto', 'setno', 'setb', 'setae', 'sete', 'setne', 'setbe', 'seta', 'sets', 'setns', 'setp', 'setnp', 'setl', 'setge',
+    'setle', 'setg', 'cmovo', 'cmovno', 'cmovb', 'cmovae', 'cmove', 'cmovne', 'cmovbe', 'cmova', 'cmovs', 'cmovns',
+    'cmovp', 'cmovnp', 'cmovl', 'cmovge', 'cmovle', 'cmovg', 'clc', 'stc', 'cmc', 'cld', 'std', 'lahf', 'sahf', 'loop',
+    'loope', 'loopne', 'jrcxz', 'jmp', 'call', 'ret', 'nop'],
+  string: ['movs', 'cmps', 'stos', 'lods', 'scas'],
+};
+
+/** Flags the SDM leaves undefined after each mnemonic (masked in the comparison). */
+const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
+function undefinedFlags(m: string): number {
+  if (['and', 'or', 'xor', 'test'].includes(m)) return AF;
+  if (['mul', 'imul'].includes(m)) return SF | ZF | AF | PF;
+  if (['div', 'idiv'].includes(m)) return CF | PF | AF | ZF | SF | OF;
+  if (FAMILIES.shift!.includes(m)) return OF | AF;
+  if (['bt', 'bts', 'btr', 'btc'].includes(m)) return PF | AF | ZF | SF | OF;
+  if (['bsf', 'bsr'].includes(m)) return CF | PF | AF | SF | OF;
+  return 0;
+}
+
+const STACK = NATIVE_DATA_ADDR + 0x8000n;
+/** 'inc eax' instructions after a branch (its targets). */
+const FILLER = 6;
+const DATA_PTR = NATIVE_DATA_ADDR + 0x400n;
+
+/** Entries of a family that the fuzzer can run (implemented, valid in 64-bit user mode). */
+export function fuzzableEntries(family: string): Opcode[] {
+  const names = FAMILIES[family];
+  if (!names) throw new Error(`unknown family ${family}; known: ${Object.keys(FAMILIES).join(', ')}`);
+  const missing = new Set(unimplemented());
+  return OPCODES.all.filter((op) =>
+    names.includes(op.mnemonic) && !missing.has(op) && (op.attrs & (A.I64 | A.NO_IMPL | A.PRIV)) === 0 &&
+    (op.map === MAP_1 || op.map === MAP_0F) &&
+    !op.operands.some((o) => o.kind === K.S || o.kind === K.SEG || (o.kind === K.E && o.size === SZ.NONE)) &&
+    !(op.mnemonic === 'jmp' || op.mnemonic === 'call' ? op.operands[0]?.kind !== K.J : false) &&
+    !((op.mnemonic === 'shld' || op.mnemonic === 'shrd')));
+}
+
+/** A random encoding of `op` with random inputs. */
+export function randomCase(rng: Rng, op: Opcode): DiffCase {
+  const bytes: number[] = [];
+  const sse = op.prefix !== PFX_ANY;
+  if (op.prefix === PFX_66) bytes.push(0x66);
+  else if (op.prefix === PFX_F3) bytes.push(0xf3);
+  else if (op.prefix === PFX_F2) bytes.push(0xf2);
+  // 66 on near branches is vendor-specific (Intel ignores it, AMD truncates RIP to 16 bits):
+  // the host may be either, so those encodings are not compared.
+  const sizeChoice = op.attrs & A.F64 ? rng.below(2) * 2 : rng.below(3);
+  if (!sse && sizeChoice === 1) bytes.push(0x66);
+  if ((op.attrs & (A.REP | A.REPE)) && rng.below(2)) bytes.push(rng.below(2) ? 0xf3 : 0xf2);
+  const memory = op.hasModrm && (op.operands.some((o) => o.kind === K.M) || rng.below(3) === 0);
+  const regOnly = op.operands.some((o) => o.kind === K.R || o.kind === K.U || o.kind === K.N);
+  const mem = memory && !regOnly;
+  let rex = sizeChoice === 2 ? 0x48 : 0;
+  if (rng.below(3) === 0) rex |= 0x44;
+  if (!mem && rng.below(3) === 0) rex |= 0x41;
+  if (rex === 0 && rng.below(4) === 0) rex = 0x40;
+  if (rex) bytes.push(rex);
+  if (op.map === MAP_0F) bytes.push(0x0f);
+  // +r opcodes: pick a register in the low bits.
+  const plusR = op.operands.some((o) => o.kind === K.Z);
+  bytes.push(plusR ? (op.opcode & ~7) | rng.below(8) : op.opcode);
+  if (op.hasModrm) {
+    const fixedReg = groupReg(op);
+    const reg = fixedReg ?? rng.below(8);
+    if (mem) {
+      bytes.push(0x40 | (reg << 3) | 7, rng.below(0x80)); // [rdi + disp8]
+    } else {
+      bytes.push(0xc0 | (reg << 3) | rng.below(8));
+    }
+  }
+  // Immediates: random bytes of the right sizes (operand size from the prefixes chosen).
+  const opsize = sizeChoice === 2 ? 8 : sizeChoice === 1 && !sse ? 2 : 4;
+  for (const o of op.immediates) {
+    let n = 0;
+    if (o.kind === K.O) n = 8; // moffs64 (no 67 prefix here)
+    else if (o.kind === K.J) n = o.size === SZ.B ? 1 : 4;
+    else if (o.size === SZ.B) n = 1;
+    else if (o.size === SZ.W) n = 2;
+    else if (o.size === SZ.Z) n = opsize === 2 ? 2 : 4;
+    else if (o.size === SZ.V) n = opsize;
+    else n = 4;
+    if (o.kind === K.J) {
+      // Branch forward into a run of 'inc eax' (FF C0) that ends the code, so that both paths
+      // end at the end of the code and RAX tells which one was taken.
+      const disp = 2 * rng.below(FILLER + 1);
+      for (let i = 0; i < n; i++) bytes.push(i === 0 ? disp : 0);
+      continue;
+    }
+    for (let i = 0; i < n; i++) bytes.push(rng.below(256));
+  }
+  if (op.immediates.some((o) => o.kind === K.J)) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
+  const code = Uint8Array.from(bytes);
+  const d = new Insn();
+  decode(code, 0, code.length, 64, d);
+  const gpr = Array.from({ length: 16 }, () => rng.value());
+  gpr[4] = STACK;
+  gpr[7] = DATA_PTR;
+  if (FAMILIES.string!.includes(op.mnemonic)) {
+    gpr[6] = DATA_PTR + BigInt(rng.below(0x800));
+    gpr[1] = BigInt(rng.below(64));
+  }
+  if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
+  return {
+    code,
+    what: `${op.encoding} (${op.mnemonic}): ${formatInsn(d, 0x2000_0000n)}`,
+    state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
+    data: rng.bytes(0x2000),
+    flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
+  };
+}
+
+/** The ModRM.reg value an entry's group encoding requires (e.g. "80 /5"), if any. */
+function groupReg(op: Opcode): number | undefined {
+  const m = /\/([0-7])/.exec(op.encoding);
+  return m ? Number(m[1]) : undefined;
+}
