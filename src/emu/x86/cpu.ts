@@ -344,12 +344,17 @@ export class Cpu extends Mmu {
   readEWrite(e: Insn, size: number): number {
     if (e.mod === 3) return this.getReg(e.rm, size, e.rex);
     this.ea(e);
+    this.probeWriteEA(size);
+    return this.readEA(size);
+  }
+
+  /** Checks that `size` bytes at eaLo/eaHi can be written (faults like the write would). */
+  probeWriteEA(size: number): void {
     const lastLo = (this.eaLo + size - 1) | 0;
     this.translate(this.eaLo, this.eaHi, ACCESS_WRITE);
     if ((lastLo & ~0xfff) !== (this.eaLo & ~0xfff)) {
       this.translate(lastLo, (lastLo >>> 0) < (this.eaLo >>> 0) ? (this.eaHi + 1) | 0 : this.eaHi, ACCESS_WRITE);
     }
-    return this.readEA(size);
   }
 
   /** Writes the E operand; for memory, at the address the last readE/ea computed. */

@@ -8,8 +8,10 @@ import type { Opcode } from './opcode-table.ts';
 import { A } from './opcode-table.ts';
 import { OPCODES } from './opcodes.ts';
 import { bindAlu } from './ops/alu.ts';
+import { bindBits } from './ops/bits.ts';
 import { bindControl } from './ops/control.ts';
 import { bindMove } from './ops/move.ts';
+import { bindMulDiv } from './ops/muldiv.ts';
 import { bindShift } from './ops/shift.ts';
 import { bindSystem } from './ops/system.ts';
 
@@ -17,7 +19,7 @@ export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift];
+const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);
