@@ -59,6 +59,8 @@ export class Insn {
   prefixes = 0;
   /** Segment override, or -1. */
   seg = -1;
+  /** The last of F3/F2 (PREFIX_REP or PREFIX_REPNE), or 0: it decides when both are present. */
+  lastRep = 0;
   /** The REX byte (0x40-0x4F), or 0. */
   rex = 0;
   /** Operand size in bytes (2, 4 or 8) and address size in bytes. */
@@ -180,6 +182,7 @@ function clear(d: Insn, mode: 16 | 32 | 64): void {
   d.mode = mode;
   d.prefixes = 0;
   d.seg = -1;
+  d.lastRep = 0;
   d.rex = 0;
   d.modrm = -1;
   d.mod = 0;
@@ -207,8 +210,8 @@ function decodeBody(d: Insn, mode: 16 | 32 | 64, r: Reader): void {
     b = r.next();
     switch (b) {
       case 0xf0: d.prefixes |= PREFIX_LOCK; d.rex = 0; continue;
-      case 0xf3: d.prefixes |= PREFIX_REP; repClass = 1; d.rex = 0; continue;
-      case 0xf2: d.prefixes |= PREFIX_REPNE; repClass = 2; d.rex = 0; continue;
+      case 0xf3: d.prefixes |= PREFIX_REP; d.lastRep = PREFIX_REP; repClass = 1; d.rex = 0; continue;
+      case 0xf2: d.prefixes |= PREFIX_REPNE; d.lastRep = PREFIX_REPNE; repClass = 2; d.rex = 0; continue;
       case 0x66: d.prefixes |= PREFIX_OPSIZE; d.rex = 0; continue;
       case 0x67: d.prefixes |= PREFIX_ADSIZE; d.rex = 0; continue;
       case 0x26: case 0x2e: case 0x36: case 0x3e:

@@ -13,13 +13,14 @@ import { bindControl } from './ops/control.ts';
 import { bindMove } from './ops/move.ts';
 import { bindMulDiv } from './ops/muldiv.ts';
 import { bindShift } from './ops/shift.ts';
+import { bindString } from './ops/string.ts';
 import { bindSystem } from './ops/system.ts';
 
 export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits];
+const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);
