@@ -15,7 +15,7 @@
 import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
 } from './decoder.ts';
-import { ARITH, FIXED_1, IF, LAZY_NONE, lazyFlags } from './flags.ts';
+import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
@@ -40,10 +40,16 @@ export class CachedInsn extends Insn {
   /** Handler parameter chosen at bind time (ALU operation, condition code, ...). */
   aux = 0;
   /**
-   * The instruction that follows this one on the same physical page, once it has run after it
-   * (a threaded chain: falling through skips the fetch). Dropped with the page's cache.
+   * Threaded links (valid while `Mmu.codeEpoch` is unchanged): the instruction that ran after
+   * this one when execution fell through, and the one that ran after it when it branched (to
+   * the linear address branchLo/branchHi). Following a link skips the TLB and cache lookup.
    */
   next: CachedInsn | undefined = undefined;
+  nextEpoch = -1;
+  branch: CachedInsn | undefined = undefined;
+  branchEpoch = -1;
+  branchLo = 0;
+  branchHi = 0;
 }
 
 /** The interrupt controller as the CPU sees it (the LAPIC, or a test double). */
@@ -76,6 +82,24 @@ export const STOP_SHUTDOWN = 4;
 export const STOP_INTERNAL_ERROR = 5;
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
+
+// Int32 indexes of the hottest state fields as literals, so that V8 folds them into the
+// code (imported bindings are loaded on every use). Checked against state-layout.ts below.
+const I_RIP = 32;
+const I_RFLAGS = 34;
+const I_LAZY_OP = 35;
+const I_LAZY_SIZE = 36;
+const I_LAZY_AUX = 37;
+const I_LAZY_RES = 38;
+const I_LAZY_DST = 40;
+const I_LAZY_SRC = 42;
+const I_CODE_BITS = 123;
+const I_ATTENTION = 217;
+if (I_RIP !== RIP >> 2 || I_RFLAGS !== RFLAGS >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 ||
+  I_LAZY_AUX !== LAZY_AUX >> 2 || I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 ||
+  I_LAZY_SRC !== LAZY_SRC >> 2 || I_CODE_BITS !== CODE_BITS >> 2 || I_ATTENTION !== ATTENTION >> 2) {
+  throw new Error('cpu.ts: the literal state indexes no longer match state-layout.ts');
+}
 
 export class Cpu extends Mmu {
   /** RIP of the instruction after the current one (branches overwrite it). */
@@ -183,7 +207,7 @@ export class Cpu extends Mmu {
 
   /** Code size of the current code segment: 16, 32 or 64. */
   get codeBits(): 16 | 32 | 64 {
-    return this.i32[CODE_BITS >> 2] as 16 | 32 | 64;
+    return this.i32[I_CODE_BITS] as 16 | 32 | 64;
   }
   set codeBits(bits: 16 | 32 | 64) {
     this.i32[CODE_BITS >> 2] = bits;
@@ -211,40 +235,124 @@ export class Cpu extends Mmu {
   /** RFLAGS with the arithmetic flags computed. */
   getFlags(): number {
     const i32 = this.i32;
-    const op = i32[LAZY_OP >> 2]!;
-    let f = i32[RFLAGS >> 2]!;
+    const op = i32[I_LAZY_OP]!;
+    let f = i32[I_RFLAGS]!;
     if (op !== LAZY_NONE) {
       f = (f & ~ARITH) | lazyFlags(
-        op, i32[LAZY_SIZE >> 2]!, i32[LAZY_AUX >> 2]!,
-        i32[LAZY_RES >> 2]!, i32[(LAZY_RES >> 2) + 1]!, i32[LAZY_DST >> 2]!, i32[(LAZY_DST >> 2) + 1]!,
-        i32[LAZY_SRC >> 2]!, i32[(LAZY_SRC >> 2) + 1]!,
+        op, i32[I_LAZY_SIZE]!, i32[I_LAZY_AUX]!, i32[I_LAZY_RES]!, i32[I_LAZY_RES + 1]!,
+        i32[I_LAZY_DST]!, i32[I_LAZY_DST + 1]!, i32[I_LAZY_SRC]!, i32[I_LAZY_SRC + 1]!,
       );
     }
     return f | FIXED_1;
   }
 
+  /** CF alone (1 or 0), without computing the other flags (INC/DEC, ADC/SBB, RCL/RCR...). */
+  getCF(): number {
+    const i32 = this.i32;
+    const op = i32[I_LAZY_OP]!;
+    switch (op) {
+      case LAZY_NONE: return i32[I_RFLAGS]! & 1;
+      case LAZY_LOGIC: return 0;
+      case LAZY_INC: case LAZY_DEC: return i32[I_LAZY_AUX]! & 1;
+    }
+    // ADD: the result wrapped below dst; SUB: dst below src (or equal, with a carry in).
+    const size = i32[I_LAZY_SIZE]!;
+    const cin = i32[I_LAZY_AUX]!;
+    let aLo: number;
+    let bLo: number;
+    let aHi = 0;
+    let bHi = 0;
+    if (op === LAZY_ADD) {
+      aLo = i32[I_LAZY_RES]!;
+      bLo = i32[I_LAZY_DST]!;
+      if (size === 8) {
+        aHi = i32[I_LAZY_RES + 1]!;
+        bHi = i32[I_LAZY_DST + 1]!;
+      }
+    } else {
+      aLo = i32[I_LAZY_DST]!;
+      bLo = i32[I_LAZY_SRC]!;
+      if (size === 8) {
+        aHi = i32[I_LAZY_DST + 1]!;
+        bHi = i32[I_LAZY_SRC + 1]!;
+      }
+    }
+    if (aHi !== bHi) return aHi >>> 0 < bHi >>> 0 ? 1 : 0;
+    if (aLo !== bLo) return aLo >>> 0 < bLo >>> 0 ? 1 : 0;
+    return cin !== 0 ? 1 : 0;
+  }
+
   /** Replaces RFLAGS (all bits given) and drops the lazy state. */
   setFlags(f: number): void {
-    this.i32[RFLAGS >> 2] = f | FIXED_1;
-    this.i32[LAZY_OP >> 2] = LAZY_NONE;
+    this.i32[I_RFLAGS] = f | FIXED_1;
+    this.i32[I_LAZY_OP] = LAZY_NONE;
   }
 
   /** Records a lazy flag computation. */
   lazy(op: number, size: number, aux: number, rLo: number, rHi: number, dLo: number, dHi: number, sLo: number, sHi: number): void {
     const i32 = this.i32;
-    i32[LAZY_OP >> 2] = op;
-    i32[LAZY_SIZE >> 2] = size;
-    i32[LAZY_AUX >> 2] = aux;
-    i32[LAZY_RES >> 2] = rLo;
-    i32[(LAZY_RES >> 2) + 1] = rHi;
-    i32[LAZY_DST >> 2] = dLo;
-    i32[(LAZY_DST >> 2) + 1] = dHi;
-    i32[LAZY_SRC >> 2] = sLo;
-    i32[(LAZY_SRC >> 2) + 1] = sHi;
+    i32[I_LAZY_OP] = op;
+    i32[I_LAZY_SIZE] = size;
+    i32[I_LAZY_AUX] = aux;
+    i32[I_LAZY_RES] = rLo;
+    i32[I_LAZY_RES + 1] = rHi;
+    i32[I_LAZY_DST] = dLo;
+    i32[I_LAZY_DST + 1] = dHi;
+    i32[I_LAZY_SRC] = sLo;
+    i32[I_LAZY_SRC + 1] = sHi;
   }
 
   /** The condition `cc` (0-15: O NO B AE E NE BE A S NS P NP L GE LE G). */
   cond(cc: number): boolean {
+    const i32 = this.i32;
+    const op = i32[I_LAZY_OP]!;
+    // Fast paths: the conditions that follow CMP/SUB and TEST/AND/OR/XOR, read straight from
+    // the lazy operands without computing all six flags.
+    if ((op === LAZY_SUB && i32[I_LAZY_AUX] === 0) || op === LAZY_LOGIC) {
+      const kind = cc >> 1;
+      if (kind !== 5 && kind !== 0) {
+        const size = i32[I_LAZY_SIZE]!;
+        const resLo = i32[I_LAZY_RES]!;
+        const resHi = size === 8 ? i32[I_LAZY_RES + 1]! : 0;
+        const zero = resLo === 0 && resHi === 0;
+        const shift = size === 8 ? 31 : size * 8 - 1;
+        const sign = ((size === 8 ? resHi : resLo) >>> shift) & 1;
+        let r: boolean;
+        if (op === LAZY_LOGIC) {
+          // CF = OF = 0
+          switch (kind) {
+            case 1: r = false; break; // B
+            case 2: case 3: r = zero; break; // E, BE
+            case 4: case 6: r = sign !== 0; break; // S, L (SF != 0)
+            default: r = zero || sign !== 0; // LE
+          }
+        } else {
+          const dLo = i32[I_LAZY_DST]!;
+          const sLo = i32[I_LAZY_SRC]!;
+          let below: boolean;
+          let less: boolean;
+          if (size === 8) {
+            const dHi = i32[I_LAZY_DST + 1]!;
+            const sHi = i32[I_LAZY_SRC + 1]!;
+            below = dHi !== sHi ? dHi >>> 0 < sHi >>> 0 : dLo >>> 0 < sLo >>> 0;
+            less = dHi !== sHi ? dHi < sHi : dLo >>> 0 < sLo >>> 0;
+          } else {
+            below = dLo >>> 0 < sLo >>> 0;
+            const up = 32 - size * 8;
+            less = size === 4 ? dLo < sLo : (dLo << up) >> up < (sLo << up) >> up;
+          }
+          switch (kind) {
+            case 1: r = below; break; // B
+            case 2: r = zero; break; // E
+            case 3: r = below || zero; break; // BE
+            case 4: r = sign !== 0; break; // S
+            case 6: r = less; break; // L
+            default: r = less || zero; // LE
+          }
+        }
+        return (cc & 1) === 0 ? r : !r;
+      }
+    }
     const f = this.getFlags();
     let r: boolean;
     switch (cc >> 1) {
@@ -481,26 +589,24 @@ export class Cpu extends Mmu {
   /** Executes up to `budget` instructions. Returns a STOP_* reason. */
   run(budget: number): number {
     const i32 = this.i32;
-    const ripAt = RIP >> 2;
-    const attentionAt = ATTENTION >> 2;
     let executed = 0;
-    // The instruction to run next when it is known without a fetch (a linked fall-through).
+    // The instruction to run next when a link says so (no fetch needed).
     let e: CachedInsn | undefined;
-    // The previous instruction, if execution fell through from it (to link it to the next).
+    // The previous instruction and how it left (to link it to what runs next).
     let previous: CachedInsn | undefined;
+    let previousFell = false;
     try {
       while (executed < budget) {
-        const ripLo = i32[ripAt]!;
-        const ripHi = i32[ripAt + 1]!;
+        const ripLo = i32[I_RIP]!;
+        const ripHi = i32[I_RIP + 1]!;
         if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
-        if (i32[attentionAt] !== 0 || this.halted) {
-          // Interrupts, code or translation changes: no shortcuts across this point.
+        if (i32[I_ATTENTION] !== 0 || this.halted) {
           e = undefined;
           previous = undefined;
-          i32[attentionAt] = 0;
+          i32[I_ATTENTION] = 0;
           if (this.interruptShadow) {
             this.interruptShadow = false;
-            i32[attentionAt] = 1; // look again after the next instruction
+            i32[I_ATTENTION] = 1; // look again after the next instruction
           } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
             this.halted = false;
             const vector = this.interrupts.acknowledge();
@@ -516,26 +622,39 @@ export class Cpu extends Mmu {
         try {
           if (e === undefined) {
             e = this.fetch(ripLo, ripHi);
-            if (previous !== undefined) previous.next = e;
+            if (previous !== undefined) {
+              if (previousFell) {
+                previous.next = e;
+                previous.nextEpoch = this.codeEpoch;
+              } else {
+                previous.branch = e;
+                previous.branchEpoch = this.codeEpoch;
+                previous.branchLo = ripLo;
+                previous.branchHi = ripHi;
+              }
+            }
           }
           const s = (ripLo >>> 0) + e.length;
           const fallLo = s | 0;
           this.nextLo = fallLo;
           this.nextHi = s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
-          if (this.codeBits !== 64) this.nextHi = 0;
+          if (i32[I_CODE_BITS] !== 64) this.nextHi = 0;
           this.nonCanonicalVector = 13; // #SS only while an access is SS-relative
           e.exec(this, e);
           const nextLo = this.nextLo;
-          i32[ripAt] = nextLo;
-          i32[ripAt + 1] = this.nextHi;
+          const nextHi = this.nextHi;
+          i32[I_RIP] = nextLo;
+          i32[I_RIP + 1] = nextHi;
           executed++;
-          if (nextLo === fallLo && (fallLo & 0xfff) !== 0) {
-            // Fell through within the page: follow the chain (or link it at the next fetch).
-            previous = e;
-            e = e.next;
+          // Follow a link when it is still valid (no code written, no translation changed).
+          const epoch = this.codeEpoch;
+          previous = e;
+          if (nextLo === fallLo) {
+            previousFell = true;
+            e = e.nextEpoch === epoch ? e.next : undefined;
           } else {
-            previous = undefined;
-            e = undefined;
+            previousFell = false;
+            e = e.branchEpoch === epoch && e.branchLo === nextLo && e.branchHi === nextHi ? e.branch : undefined;
           }
         } catch (err) {
           if (err !== CPU_FAULT) {

@@ -92,6 +92,13 @@ export class Mmu {
   faultVector = 0;
   faultError = -1;
 
+  /**
+   * Bumped whenever decoded code or the way linear addresses reach it may have changed (a code
+   * page written, a TLB flush, a new code segment): links between decoded instructions made
+   * under an older epoch are not followed.
+   */
+  codeEpoch = 0;
+
   /** Decoded instructions by physical page, and which pages have any (SMC detection). */
   codePages: (unknown[] | undefined)[] = [];
   readonly hasCode: Uint8Array;
@@ -128,7 +135,8 @@ export class Mmu {
   /** Drops every entry (or every non-global one). */
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
-    i32[ATTENTION >> 2] = 1; // linked instruction chains assume unchanged translations
+    i32[ATTENTION >> 2] = 1;
+    this.codeEpoch++; // instruction links assume unchanged translations
     const tag = TLB_TAG_LO >> 2;
     const flags = TLB_FLAGS >> 2;
     for (let i = 0; i < TLB_ENTRIES; i++) {
@@ -139,6 +147,7 @@ export class Mmu {
   /** INVLPG: drops the entry of one linear page. */
   flushPage(lo: number, hi: number): void {
     this.i32[ATTENTION >> 2] = 1;
+    this.codeEpoch++;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (this.i32[this.tlbIndexBase + idx] === lo >>> 12 && this.i32[(TLB_TAG_HI >> 2) + idx] === hi) {
       this.i32[this.tlbIndexBase + idx] = -1;
@@ -334,6 +343,7 @@ export class Mmu {
       this.codePages[page - 1] = undefined;
     }
     this.i32[ATTENTION >> 2] = this.i32[ATTENTION >> 2]! | 1;
+    this.codeEpoch++;
   }
 
   // ---- linear accesses ----------------------------------------------------------------------

@@ -69,6 +69,7 @@ export function setSegment(cpu: Cpu, seg: number, selector: number, baseLo: numb
   if (seg === SEG_CS) {
     updateCodeBits(cpu);
     i32[ATTENTION >> 2] = 1; // the code segment changed: refetch
+    cpu.codeEpoch++;
   }
 }
 

@@ -45,7 +45,7 @@ export function alu(cpu: Cpu, op: number, size: number, dLo: number, dHi: number
   switch (op) {
     case ALU_ADD:
     case ALU_ADC: {
-      const cin = op === ALU_ADC ? cpu.getFlags() & CF : 0;
+      const cin = op === ALU_ADC ? cpu.getCF() : 0;
       if (size === 8) {
         const s = (dLo >>> 0) + (sLo >>> 0) + cin;
         rLo = s | 0;
@@ -57,7 +57,7 @@ export function alu(cpu: Cpu, op: number, size: number, dLo: number, dHi: number
     case ALU_SUB:
     case ALU_SBB:
     case ALU_CMP: {
-      const cin = op === ALU_SBB ? cpu.getFlags() & CF : 0;
+      const cin = op === ALU_SBB ? cpu.getCF() : 0;
       if (size === 8) {
         const s = (dLo >>> 0) - (sLo >>> 0) - cin;
         rLo = s | 0;
@@ -164,7 +164,7 @@ function incDec(cpu: Cpu, e: CachedInsn): void {
   const r = viaOpcode ? e.opcode & 7 : -1;
   const dLo = r >= 0 ? cpu.getReg(r, sz, 0) : cpu.readEWrite(e, sz);
   const dHi = cpu.hi;
-  const cf = cpu.getFlags() & CF;
+  const cf = cpu.getCF();
   let rLo: number;
   let rHi = 0;
   if (sz === 8) {
