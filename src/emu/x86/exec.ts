@@ -10,6 +10,7 @@ import { OPCODES } from './opcodes.ts';
 import { bindAlu } from './ops/alu.ts';
 import { bindBits } from './ops/bits.ts';
 import { bindControl } from './ops/control.ts';
+import { bindLegacy } from './ops/legacy.ts';
 import { bindMove } from './ops/move.ts';
 import { bindMulDiv } from './ops/muldiv.ts';
 import { bindShift } from './ops/shift.ts';
@@ -20,7 +21,7 @@ export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString];
+const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString, bindLegacy];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);

@@ -109,3 +109,22 @@ describe.runIf(nativeAvailable())('data movement and control flow agree with the
     expect(differential(cases)).toEqual([]);
   });
 });
+
+describe.runIf(nativeAvailable())('ENTER, XLAT, FWAIT agree with the host CPU', () => {
+  it('ENTER with nesting levels 0-4 and frame sizes, XLAT with overrides, FWAIT', () => {
+    const rng = new Rng(15);
+    const cases: DiffCase[] = [];
+    for (let n = 0; n < 100; n++) {
+      const level = rng.below(5);
+      const size = rng.below(0x200);
+      const setupBp = (g: bigint[]) => { g[5] = STACK - 0x100n + BigInt(rng.below(0x40)) * 8n; };
+      cases.push(makeCase(rng, `c8 ${hx(size & 0xff)} ${hx(size >> 8)} ${hx(level)}`, setupBp));
+      cases.push(makeCase(rng, `66 c8 ${hx(size & 0xff)} ${hx(size >> 8)} ${hx(level)}`, setupBp));
+      cases.push(makeCase(rng, `c8 ${hx(size & 0xff)} ${hx(size >> 8)} ${hx(level)} c9`, setupBp)); // enter; leave
+      cases.push(makeCase(rng, `48 d7`, (g) => { g[3] = DATA_PTR; }));
+      cases.push(makeCase(rng, `67 d7`, (g) => { g[3] = DATA_PTR | 0xffff_ffff_0000_0000n; }));
+      cases.push(makeCase(rng, `9b`));
+    }
+    expect(differential(cases)).toEqual([]);
+  });
+});
