@@ -47,7 +47,12 @@ export interface ReferenceBootResult {
   readonly exitCode: number | null;
 }
 
-export const DEFAULT_APPEND = 'console=ttyS0 earlyprintk=ttyS0 panic=-1';
+/**
+ * tsc_early_khz: on a loaded machine, TCG runs too unevenly for the kernel's PIT calibration of
+ * the TSC, and microvm has no other reference (no HPET, no kvmclock under TCG); without a TSC
+ * frequency the guest hangs. Telling the kernel the frequency keeps the reference boot reliable.
+ */
+export const DEFAULT_APPEND = 'console=ttyS0 earlyprintk=ttyS0 panic=-1 tsc_early_khz=2000000';
 
 export function qemuArgs(options: ReferenceBootOptions): string[] {
   const machine = options.pcie ? 'microvm,pcie=on' : 'microvm';
