@@ -17,6 +17,7 @@ import {
 } from './decoder.ts';
 import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
+import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
@@ -24,15 +25,7 @@ import {
 } from '../state-layout.ts';
 import { bindHandler, type Handler } from './exec.ts';
 
-export const VEC_DE = 0;
-export const VEC_DB = 1;
-export const VEC_BP = 3;
-export const VEC_UD = 6;
-export const VEC_NM = 7;
-export const VEC_DF = 8;
-export const VEC_TS = 10;
-export const VEC_NP = 11;
-export const VEC_SS = 12;
+export { VEC_DE, VEC_DB, VEC_BP, VEC_UD, VEC_NM, VEC_DF, VEC_TS, VEC_NP, VEC_SS } from './exceptions.ts';
 
 /** A decoded instruction in the cache, with its bound semantics. */
 export class CachedInsn extends Insn {
@@ -400,23 +393,32 @@ export class Cpu extends Mmu {
       hi = 0;
       if (ad === 2) lo &= 0xffff;
     }
-    // Segment base: FS and GS in 64-bit mode; every segment outside it.
     let seg = e.seg;
     this.nonCanonicalVector = seg < 0 && (e.base === 4 || e.base === 5) ? VEC_SS : 13;
-    if (this.codeBits === 64) {
-      if (seg === SEG_FS || seg === SEG_GS) {
-        const s = (lo >>> 0) + (this.segBaseLo(seg) >>> 0);
-        lo = s | 0;
-        hi = (hi + this.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0;
-      }
-    } else {
-      if (seg < 0) seg = e.base === 4 || e.base === 5 ? SEG_SS : SEG_DS;
-      lo = (lo + this.segBaseLo(seg)) | 0;
-      hi = 0;
-    }
+    if (seg < 0) seg = e.base === 4 || e.base === 5 ? SEG_SS : SEG_DS;
+    lo = this.linearAddress(seg, lo, hi);
+    hi = this.hi;
     this.eaLo = lo;
     this.eaHi = hi;
     return lo;
+  }
+
+  /**
+   * The linear address of offset (lo, hi) in segment `seg` (high half in this.hi): in 64-bit
+   * mode only FS and GS have a base; elsewhere every segment does and addresses are 32 bits.
+   */
+  linearAddress(seg: number, lo: number, hi: number): number {
+    if (this.i32[I_CODE_BITS] === 64) {
+      if (seg === SEG_FS || seg === SEG_GS) {
+        const s = (lo >>> 0) + (this.segBaseLo(seg) >>> 0);
+        this.hi = (hi + this.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0;
+        return s | 0;
+      }
+      this.hi = hi;
+      return lo;
+    }
+    this.hi = 0;
+    return (lo + this.segBaseLo(seg)) | 0;
   }
 
   /** Reads `size` bytes at eaLo/eaHi (8: high half in this.hi). */

@@ -15,6 +15,8 @@ import {
   CR0, CR3, CR4, EFER, RAM_OFFSET, TLB_ENTRIES, TLB_FLAGS, TLB_PHYS, TLB_TAG_HI, TLB_TAG_LO, CR2, ATTENTION,
 } from '../state-layout.ts';
 
+import { VEC_GP, VEC_PF } from './exceptions.ts';
+
 /** CR0, CR4 and EFER bits the MMU reads. */
 export const CR0_PE = 1 << 0;
 export const CR0_WP = 1 << 16;
@@ -57,8 +59,7 @@ export const PF_USER = 4;
 export const PF_RSVD = 8;
 export const PF_FETCH = 16;
 
-export const VEC_GP = 13;
-export const VEC_PF = 14;
+export { VEC_GP, VEC_PF } from './exceptions.ts';
 
 /** Thrown (the one instance) when an instruction raises an exception; see Cpu.fault. */
 export const CPU_FAULT = { fault: true };

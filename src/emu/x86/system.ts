@@ -11,6 +11,7 @@
  * ordinary accesses.
  */
 import type { Cpu } from './cpu.ts';
+import { VEC_DF, VEC_GP, VEC_NP, VEC_PF, VEC_SS, VEC_TS } from './exceptions.ts';
 import { IF, NT, RF, TF, VM } from './flags.ts';
 import { EFER_LMA } from './mmu.ts';
 import {
@@ -36,12 +37,6 @@ export const ATTR_G = 0x8000;
 const TYPE_CODE = 0x8;
 const TYPE_WRITABLE_OR_READABLE = 0x2;
 
-const VEC_DF = 8;
-const VEC_TS = 10;
-const VEC_NP = 11;
-const VEC_SS = 12;
-const VEC_GP = 13;
-const VEC_PF = 14;
 
 /** Exceptions that push an error code. */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
@@ -401,4 +396,3 @@ export function isDoubleFault(first: number, second: number): boolean {
   return false;
 }
 
-export { VEC_DF };

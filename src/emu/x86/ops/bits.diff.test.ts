@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
 import { Insn, decode } from '../decoder.ts';
 import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
 
 // Bit instructions and atomic exchanges against the host CPU: BT BTS BTR BTC (register and imm8
 // offsets; memory operands with signed register offsets reaching far before and after the
@@ -246,14 +245,6 @@ function cmpxchg8bCase(rng: Rng, wide: boolean): DiffCase {
 }
 
 /** AMD family 19h (Zen 3/4): the hosts whose undefined-flag choices bits.ts reproduces. */
-function hostIsZen(): boolean {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    return /^vendor_id\s*:\s*AuthenticAMD$/m.test(info) && /^cpu family\s*:\s*25$/m.test(info);
-  } catch {
-    return false;
-  }
-}
 
 describe.runIf(nativeAvailable())('bit instructions and atomic exchanges agree with the host CPU', () => {
   it('BT BTS BTR BTC with register offsets (register and far-reaching memory operands)', () => {

@@ -26,12 +26,12 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
+import { VEC_GP } from '../exceptions.ts';
 import { ARITH, CF, PARITY, PF, ZF } from '../flags.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
 import { RFLAGS } from '../../state-layout.ts';
 import { ALU_ADD, ALU_CMP, alu } from './alu.ts';
 
-const VEC_GP = 13;
 
 /** BT*: the operation in aux bits 0-1, an imm8 offset in bit 2. */
 const BT = 0;

@@ -203,13 +203,8 @@ function insOuts(cpu: Cpu, e: CachedInsn): void {
     const offHi = ad === 8 ? cpu.hi64(regIndex) : 0;
     const offset = ad === 2 ? off & 0xffff : off;
     const seg = out ? (e.seg >= 0 ? e.seg : 3) : SEG_ES;
-    let lo = offset;
-    let hi = offHi;
-    if (cpu.codeBits !== 64 || seg >= 4) {
-      const s = (lo >>> 0) + (cpu.segBaseLo(seg) >>> 0);
-      lo = s | 0;
-      hi = cpu.codeBits === 64 ? (hi + cpu.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0 : 0;
-    }
+    const lo = cpu.linearAddress(seg, offset, offHi);
+    const hi = cpu.hi;
     if (out) {
       const v = size === 1 ? cpu.read8(lo, hi) : size === 2 ? cpu.read16(lo, hi) : cpu.read32(lo, hi);
       cpu.io.write(port, size, v);

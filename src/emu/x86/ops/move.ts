@@ -53,16 +53,8 @@ function movMoffs(cpu: Cpu, e: CachedInsn): void {
   let lo = e.imm;
   let hi = e.adsize === 8 ? e.immHi : 0;
   if (e.adsize === 2) lo &= 0xffff;
-  const seg = e.seg;
-  if (cpu.codeBits === 64) {
-    if (seg === 4 || seg === 5) {
-      const s = (lo >>> 0) + (cpu.segBaseLo(seg) >>> 0);
-      lo = s | 0;
-      hi = (hi + cpu.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0;
-    }
-  } else {
-    lo = (lo + cpu.segBaseLo(seg < 0 ? 3 : seg)) | 0;
-  }
+  lo = cpu.linearAddress(e.seg < 0 ? 3 : e.seg, lo, hi);
+  hi = cpu.hi;
   cpu.eaLo = lo;
   cpu.eaHi = hi;
   if (e.aux & 1) {

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
 import { Insn, decode } from '../decoder.ts';
 import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
 
 // MUL IMUL DIV IDIV against the host CPU: every form (F6/F7 /4-/7, 0F AF, 69, 6B), 8/16/32/64-bit,
 // register and memory operands, random and edge operands, dividends built around the quotient
@@ -170,14 +169,6 @@ function divCase(rng: Rng, ext: number, byte: boolean, mask = 0): DiffCase {
 }
 
 /** AMD family 19h (Zen 3/4): the hosts whose undefined-flag choices muldiv.ts reproduces. */
-function hostIsZen(): boolean {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    return /^vendor_id\s*:\s*AuthenticAMD$/m.test(info) && /^cpu family\s*:\s*25$/m.test(info);
-  } catch {
-    return false;
-  }
-}
 
 describe.runIf(nativeAvailable())('MUL IMUL DIV IDIV agree with the host CPU', () => {
   it('MUL and one-operand IMUL, 8/16/32/64-bit', () => {

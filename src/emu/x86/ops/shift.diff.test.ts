@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
 import { Insn, decode } from '../decoder.ts';
 import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
 
 // Shifts and rotates against the host CPU: group 2 (C0 C1 D0 D1 D2 D3, all eight /r) and
 // SHLD/SHRD (0F A4 A5 AC AD), 8/16/32/64-bit, register and [rdi+disp8] operands, counts at
@@ -157,14 +156,6 @@ function doubleForms(op: number, imm: number, cl: number): Form[] {
 }
 
 /** AMD family 19h (Zen 3/4): the hosts whose undefined-flag choices shift.ts reproduces. */
-function hostIsZen(): boolean {
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    return /^vendor_id\s*:\s*AuthenticAMD$/m.test(info) && /^cpu family\s*:\s*25$/m.test(info);
-  } catch {
-    return false;
-  }
-}
 
 describe.runIf(nativeAvailable())('shifts and rotates agree with the host CPU', () => {
   for (let r = 0; r < 8; r++) {

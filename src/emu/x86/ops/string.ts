@@ -52,16 +52,8 @@ function linear(cpu: Cpu, r: number, ad: number, seg: number): number {
   let hi = 0;
   if (ad === 8) hi = cpu.hi64(r);
   else if (ad === 2) lo &= 0xffff;
-  if (cpu.codeBits === 64) {
-    if (seg === SEG_FS || seg === SEG_GS) {
-      const s = (lo >>> 0) + (cpu.segBaseLo(seg) >>> 0);
-      lo = s | 0;
-      hi = (hi + cpu.segBaseHi(seg) + (s > 0xffffffff ? 1 : 0)) | 0;
-    }
-  } else {
-    lo = (lo + cpu.segBaseLo(seg)) | 0;
-    hi = 0;
-  }
+  lo = cpu.linearAddress(seg, lo, hi);
+  hi = cpu.hi;
   linHi = hi;
   return lo;
 }

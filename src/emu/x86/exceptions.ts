@@ -1,0 +1,19 @@
+/** Exception vectors (Intel SDM Vol. 3A, 6.3.1, Table 6-1). */
+export const VEC_DE = 0; // divide error
+export const VEC_DB = 1; // debug
+export const VEC_NMI = 2;
+export const VEC_BP = 3; // breakpoint (INT3)
+export const VEC_OF = 4; // overflow (INTO)
+export const VEC_BR = 5; // BOUND range exceeded
+export const VEC_UD = 6; // invalid opcode
+export const VEC_NM = 7; // device not available
+export const VEC_DF = 8; // double fault
+export const VEC_TS = 10; // invalid TSS
+export const VEC_NP = 11; // segment not present
+export const VEC_SS = 12; // stack-segment fault
+export const VEC_GP = 13; // general protection
+export const VEC_PF = 14; // page fault
+export const VEC_MF = 16; // x87 floating-point error
+export const VEC_AC = 17; // alignment check
+export const VEC_MC = 18; // machine check
+export const VEC_XM = 19; // SIMD floating-point
