@@ -297,3 +297,107 @@ describe('system behaviour', () => {
     expect(text(reg(cpu, 12))).toBe('KVMK');
   });
 });
+
+describe('protected-mode (32-bit) system behaviour', () => {
+  /** GDT for 32-bit tests: 0x08 code DPL0, 0x10 data DPL0, 0x1b code DPL3, 0x23 data DPL3, 0x28 TSS. */
+  function machine32(): Cpu {
+    const cpu = machine();
+    const dv = cpu.dv;
+    const q = (at: number, lo: number, hi: number) => {
+      dv.setUint32(RAM_OFFSET + at, lo >>> 0, true);
+      dv.setUint32(RAM_OFFSET + at + 4, hi >>> 0, true);
+    };
+    q(GDT + 0x08, 0x0000ffff, 0x00cf9b00);
+    q(GDT + 0x10, 0x0000ffff, 0x00cf9300);
+    q(GDT + 0x18, 0x0000ffff, 0x00cffb00);
+    q(GDT + 0x20, 0x0000ffff, 0x00cff300);
+    q(GDT + 0x28, (0x5000 << 16) | 0x67, 0x00008900); // 32-bit TSS at 0x5000
+    cpu.i32[GDTR_LIMIT >> 2] = 0x2f;
+    cpu.i32[CR0 >> 2] = CR0_PE;
+    setSegment(cpu, SEG_CS, 0x08, 0, 0, -1, ATTR_P | ATTR_S | 0xb | ATTR_DB | 0x8000);
+    setSegment(cpu, SEG_SS, 0x10, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB | 0x8000);
+    setSegment(cpu, SEG_DS, 0x10, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB | 0x8000);
+    cpu.cpl = 0;
+    return cpu;
+  }
+
+  it('delivers INT 0x80 from ring 3 through a DPL-3 gate onto the TSS ring-0 stack, and IRETD returns', () => {
+    const cpu = machine32();
+    load(cpu, `
+      mov esp, 0x60000
+      mov dword [0x5000 + 4], 0x80000    ; ESP0
+      mov dword [0x5000 + 8], 0x10       ; SS0
+      mov ax, 0x28
+      ltr ax
+      lidt [idtr]
+      mov eax, handler
+      mov [0x6000 + 0x80*8], ax
+      mov word [0x6000 + 0x80*8 + 2], 0x08
+      mov word [0x6000 + 0x80*8 + 4], 0xee00   ; 32-bit interrupt gate, DPL 3
+      shr eax, 16
+      mov [0x6000 + 0x80*8 + 6], ax
+      push 0x23                ; SS
+      push 0x70000             ; ESP
+      push 0x202               ; EFLAGS
+      push 0x1b                ; CS
+      push user
+      iretd
+    user:
+      mov eax, 5
+      int 0x80
+      mov ebx, eax             ; 6 from the handler
+      hlt                      ; #GP at ring 3: no gate for 13 -> #DF -> shutdown
+    handler:
+      mov esi, esp
+      mov edi, [esp + 12]      ; the user ESP in the frame
+      mov ecx, [esp + 16]      ; the user SS
+      inc eax
+      iretd
+    idtr:
+      dw 0x7ff
+      dd 0x6000`, 32);
+    expect(cpu.run(200)).toBe(STOP_SHUTDOWN);
+    expect(cpu.lo(3)).toBe(6);
+    expect(cpu.lo(6)).toBe(0x80000 - 20); // EIP CS EFLAGS ESP SS on the ring-0 stack
+    expect(cpu.lo(7)).toBe(0x70000);
+    expect(cpu.lo(1)).toBe(0x23);
+    expect(cpu.cpl).toBe(3);
+  });
+
+  it('runs SYSENTER and SYSEXIT between ring 3 and ring 0', () => {
+    const cpu = machine32();
+    load(cpu, `
+      mov esp, 0x60000
+      mov ecx, 0x174           ; SYSENTER_CS
+      mov eax, 0x08
+      xor edx, edx
+      wrmsr
+      mov ecx, 0x175           ; SYSENTER_ESP
+      mov eax, 0x90000
+      wrmsr
+      mov ecx, 0x176           ; SYSENTER_EIP
+      mov eax, kernel
+      wrmsr
+      push 0x23
+      push 0x70000
+      push 0x202
+      push 0x1b
+      push user
+      iretd
+    user:
+      mov edx, back            ; SYSEXIT returns to EDX with ESP = ECX
+      mov ecx, esp
+      sysenter
+    back:
+      mov ebx, ebp             ; set by the kernel
+      hlt
+    kernel:
+      mov ebp, esp             ; 0x90000
+      sysexit`, 32);
+    expect(cpu.run(200)).toBe(STOP_SHUTDOWN);
+    expect(cpu.lo(3)).toBe(0x90000);
+    expect(cpu.cpl).toBe(3);
+    expect(segSelector(cpu, SEG_CS)).toBe(0x1b);
+    expect(cpu.lo(4)).toBe(0x70000);
+  });
+});
