@@ -1,8 +1,9 @@
 /*
  * native-harness.c: the native side of virtlite's differential CPU tests.
  *
- * Runs x86-64 machine code on the host CPU (Linux, user mode, 64-bit) from a given register,
- * flag, XMM and memory state, and reports the final state or the fault. native.ts builds this
+ * Runs x86-64 machine code on the host CPU (Linux, user mode, 64-bit, or 32-bit compatibility
+ * mode) from a given register, flag, XMM and memory state, and reports the final state or the
+ * fault. native.ts builds this
  * file with `gcc -O2 -fno-stack-protector -fcf-protection=none` and drives it; the emulator runs
  * the same bytes from the same state and the tests compare the two.
  *
@@ -14,9 +15,20 @@
  *                RIP reaches the end of its bytes. That jump changes no register and no flag, and
  *                its load is aligned (the code may leave EFLAGS.AC set). Max code length:
  *                65536 - 14.
+ *                32-bit cases (compatibility mode, CS = 0x23 __USER32_CS): the appended exit is
+ *                `EA <CODE_ADDR+LANDING> 33 00` (ljmp 0x33:landing, 7 bytes, 32-bit code) to a
+ *                64-bit landing pad at offset LANDING = 65536 - 16, `FF 25 02 00 00 00` (the same
+ *                jmp [rip+disp32] through the slot). A far jump changes no register or flag and
+ *                its descriptor load is a supervisor access (no #AC). Max code length:
+ *                65536 - 16 - 7.
  *   data window  0x10000000, 64 KiB, RW (not executable). Before each case it is all zero, then
  *                the case's data is copied to its start. Tests use it as the stack, too.
- *   Everything else near those windows is unmapped. Before each case the x87/MMX state is reset
+ *   Everything else near those windows is unmapped. 32-bit cases enter the code with a far jump
+ *   (`ljmp *` through an m16:32 pointer, 0x23:CODE_ADDR) after the registers and flags are
+ *   loaded, with DS = ES = 0x2b (__USER_DS, as in an IA32 process; SS is 0x2b already); the
+ *   upper halves of RAX..RDI and R8..R15 are loaded and reported as for 64-bit cases (32-bit code
+ *   cannot see them; the CPU keeps what it does not write). DS and ES are put back to the host's
+ *   selectors after every case. Before each case the x87/MMX state is reset
  *   (fninit) and, on AVX hosts, YMM0-15 are zeroed (vzeroall) before XMM0-15 are loaded, so the
  *   upper YMM halves start at zero; neither is part of the reported state. The code must not make
  *   system calls (an exit would end the whole batch).
@@ -25,7 +37,7 @@
  *   stdin:  header  u32 magic 0x314E4C56 ("VLN1"), u32 case_count, u32 timeout_ms, u32 0
  *           case    u32 code_len, u32 data_len,
  *                   u64 gpr[16] (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15),
- *                   u64 rflags, u32 mxcsr, u32 0, u8 xmm[256] (XMM0..XMM15),   -> 408 bytes
+ *                   u64 rflags, u32 mxcsr, u32 bits, u8 xmm[256] (XMM0..XMM15), -> 408 bytes
  *                   u8 code[code_len], u8 data[data_len]
  *   stdout: header  u32 magic 0x31524C56 ("VLR1"), u32 case_count
  *           result  u32 signal (0: none; else the Linux signal number; 14 SIGALRM = timeout),
@@ -35,6 +47,8 @@
  *                   u8 data[data_len]
  *           The data is the final window with trailing zero bytes trimmed: data_len is one past
  *           the last non-zero byte (all bytes beyond it are zero).
+ *           bits: the code size, 64 (or 0, the value of the field before it existed) for 64-bit
+ *           code, 32 for 32-bit compatibility-mode code; other values are malformed.
  *   A malformed request is reported on stderr with exit status 2 before any case runs and
  *   before anything is written to stdout; other harness failures exit with status 3.
  *
@@ -72,6 +86,11 @@
 #define DATA_SIZE 0x10000UL
 #define EXIT_JUMP_LEN 6
 #define EXIT_SLOT (CODE_SIZE - 8) /* offset of the aligned vl_exit pointer */
+#define EXIT_FAR_LEN 7            /* 32-bit cases: ljmp 0x33:landing (EA ptr16:32) */
+#define LANDING (CODE_SIZE - 16)  /* 32-bit cases: 64-bit landing pad, jmp [rip+2] to the slot */
+#define USER32_CS 0x23
+#define USER_DS 0x2b
+#define USER_CS 0x33
 #define FLAGS_IN_MASK 0xCD5UL /* CF PF AF ZF SF DF OF */
 #define FLAGS_FIXED 0x202UL   /* bit 1, IF */
 
@@ -98,12 +117,18 @@ __attribute__((used, aligned(64))) struct vl_state vl_out;
 __attribute__((used)) uint64_t vl_host_rsp;
 __attribute__((used)) uint32_t vl_host_mxcsr;
 __attribute__((used)) uint16_t vl_host_fcw;
-__attribute__((used)) uint64_t vl_code_entry = CODE_ADDR;
+__attribute__((used)) uint64_t vl_code_entry = CODE_ADDR; /* CODE_ADDR, or vl_enter32 */
+/* m16:32 far pointer for the jump into 32-bit code: offset, then selector. */
+__attribute__((used, aligned(8))) struct __attribute__((packed)) {
+  uint32_t offset;
+  uint16_t selector;
+} vl_far32 = {(uint32_t)CODE_ADDR, USER32_CS};
 __attribute__((used)) volatile uint32_t vl_in_guest;
 __attribute__((used, aligned(64))) uint8_t vl_priv_stack[4096];
 __attribute__((used)) uint32_t vl_have_avx; /* vl_enter zeroes YMM0-15 (vzeroall) when set */
 
 void vl_enter(void);
+void vl_enter32(void);
 void vl_exit(void);
 
 /*
@@ -114,6 +139,9 @@ void vl_exit(void);
  * private stack with lea (no flag change) and captures RFLAGS with pushfq before anything else
  * can touch the flags, then the other registers, XMM and MXCSR; restores the host and returns
  * from vl_enter.
+ * vl_enter32: for 32-bit cases vl_code_entry points here instead of at the code: the far jump
+ * through vl_far32 switches to compatibility mode (CS 0x23) and lands on the code without
+ * touching a register, a flag or the stack.
  */
 __asm__(
     ".intel_syntax noprefix\n"
@@ -174,6 +202,12 @@ __asm__(
     "  mov rsp, [rip+vl_in+4*8]\n"
     "  jmp QWORD PTR [rip+vl_code_entry]\n"
     ".size vl_enter, .-vl_enter\n"
+    "\n"
+    ".globl vl_enter32\n"
+    ".type vl_enter32, @function\n"
+    "vl_enter32:\n"
+    "  jmp FWORD PTR [rip+vl_far32]\n"
+    ".size vl_enter32, .-vl_enter32\n"
     "\n"
     ".globl vl_exit\n"
     ".type vl_exit, @function\n"
@@ -236,7 +270,7 @@ __asm__(
 
 static int have_fsgsbase;
 static uint64_t host_fs_base, host_gs_base;
-static uint16_t host_fs_sel, host_gs_sel;
+static uint16_t host_fs_sel, host_gs_sel, host_ds_sel, host_es_sel;
 
 static inline long raw_syscall2(long n, long a, long b) {
   long ret;
@@ -245,7 +279,13 @@ static inline long raw_syscall2(long n, long a, long b) {
 }
 
 static inline void restore_host_segments(void) {
-  uint16_t fs_sel, gs_sel;
+  uint16_t fs_sel, gs_sel, ds_sel, es_sel;
+  /* DS and ES: 32-bit cases run with __USER_DS, and the code may load them (64-bit mode ignores
+   * them, but the next case should start from the same selectors). */
+  __asm__ volatile("mov %%ds, %0" : "=r"(ds_sel));
+  __asm__ volatile("mov %%es, %0" : "=r"(es_sel));
+  if (ds_sel != host_ds_sel) __asm__ volatile("mov %0, %%ds" : : "r"(host_ds_sel));
+  if (es_sel != host_es_sel) __asm__ volatile("mov %0, %%es" : : "r"(host_es_sel));
   __asm__ volatile("mov %%fs, %0" : "=r"(fs_sel));
   __asm__ volatile("mov %%gs, %0" : "=r"(gs_sel));
   if (fs_sel != host_fs_sel) __asm__ volatile("mov %0, %%fs" : : "r"(host_fs_sel));
@@ -263,6 +303,8 @@ static inline void restore_host_segments(void) {
 }
 
 static void save_host_segments(void) {
+  __asm__ volatile("mov %%ds, %0" : "=r"(host_ds_sel));
+  __asm__ volatile("mov %%es, %0" : "=r"(host_es_sel));
   __asm__ volatile("mov %%fs, %0" : "=r"(host_fs_sel));
   __asm__ volatile("mov %%gs, %0" : "=r"(host_gs_sel));
   raw_syscall2(SYS_arch_prctl, ARCH_GET_FS, (long)&host_fs_base);
@@ -419,8 +461,11 @@ static size_t data_extent(void) {
   return (n - 1) * 8 + bytes;
 }
 
-/* Runs one case whose state is in vl_in; leaves the final state in vl_out and fault_*. */
-static __attribute__((noinline)) void run_case(uint32_t timeout_ms) {
+/*
+ * Runs one case whose state is in vl_in (code of `bits` bits: 64 or 32); leaves the final state
+ * in vl_out and fault_*.
+ */
+static __attribute__((noinline)) void run_case(uint32_t timeout_ms, uint32_t bits) {
   fault_signal = 0;
   fault_vector = -1;
   fault_error = 0;
@@ -428,6 +473,13 @@ static __attribute__((noinline)) void run_case(uint32_t timeout_ms) {
   fault_addr = 0;
   fault_code = 0;
   if (sigsetjmp(case_jmp, 0) == 0) {
+    if (bits == 32) {
+      /* An IA32 process runs with DS = ES = __USER_DS; restore_host_segments() undoes this. */
+      __asm__ volatile("mov %0, %%ds\n\tmov %0, %%es" : : "r"((uint32_t)USER_DS));
+      vl_code_entry = (uint64_t)(uintptr_t)&vl_enter32;
+    } else {
+      vl_code_entry = CODE_ADDR;
+    }
     set_timer(timeout_ms);
     vl_in_guest = 1;
     vl_enter();
@@ -478,8 +530,9 @@ int main(void) {
   for (uint32_t i = 0; i < count; i++) {
     if (in_len - pos < CASE_FIXED) die_input("truncated case header", i);
     uint32_t code_len = rd32(in + pos), data_len = rd32(in + pos + 4);
-    uint32_t mxcsr = rd32(in + pos + 144);
-    if (code_len > EXIT_SLOT - EXIT_JUMP_LEN) die_input("code too long", i);
+    uint32_t mxcsr = rd32(in + pos + 144), bits = rd32(in + pos + 148);
+    if (bits != 0 && bits != 32 && bits != 64) die_input("bits must be 0, 32 or 64", i);
+    if (code_len > (bits == 32 ? LANDING - EXIT_FAR_LEN : EXIT_SLOT - EXIT_JUMP_LEN)) die_input("code too long", i);
     if (data_len > DATA_SIZE) die_input("data too long", i);
     if (mxcsr & ~mxcsr_mask) die_input("MXCSR has reserved bits set", i);
     pos += CASE_FIXED;
@@ -510,21 +563,32 @@ int main(void) {
     memcpy(&vl_in.rflags, c + 136, 8);
     vl_in.rflags = (vl_in.rflags & FLAGS_IN_MASK) | FLAGS_FIXED;
     vl_in.mxcsr = rd32(c + 144);
+    const uint32_t bits = rd32(c + 148) == 32 ? 32 : 64;
     memcpy(vl_in.xmm, c + 152, 256);
     const uint8_t *code = c + CASE_FIXED, *data = code + code_len;
     pos += CASE_FIXED + (size_t)code_len + data_len;
 
     memset(code_win, 0xCC, CODE_SIZE);
     memcpy(code_win, code, code_len);
-    const int32_t disp = (int32_t)(EXIT_SLOT - (code_len + EXIT_JUMP_LEN));
-    code_win[code_len] = 0xFF; /* jmp [rip+disp32] */
-    code_win[code_len + 1] = 0x25;
-    memcpy(code_win + code_len + 2, &disp, 4);
+    /* 64-bit: the exit jump right after the code; 32-bit: a far jump to a 64-bit landing pad
+     * holding the same exit jump. */
+    const uint32_t jump_at = bits == 32 ? LANDING : code_len;
+    if (bits == 32) {
+      const uint32_t landing = (uint32_t)(CODE_ADDR + LANDING);
+      const uint16_t sel = USER_CS;
+      code_win[code_len] = 0xEA; /* ljmp 0x33:landing (ptr16:32) */
+      memcpy(code_win + code_len + 1, &landing, 4);
+      memcpy(code_win + code_len + 5, &sel, 2);
+    }
+    const int32_t disp = (int32_t)(EXIT_SLOT - (jump_at + EXIT_JUMP_LEN));
+    code_win[jump_at] = 0xFF; /* jmp [rip+disp32] */
+    code_win[jump_at + 1] = 0x25;
+    memcpy(code_win + jump_at + 2, &disp, 4);
     memcpy(code_win + EXIT_SLOT, &exit_addr, 8);
     memset(data_win, 0, dirty);
     memcpy(data_win, data, data_len);
 
-    run_case(timeout_ms);
+    run_case(timeout_ms, bits);
 
     dirty = data_extent();
     put32(fault_signal);

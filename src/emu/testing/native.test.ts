@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  NATIVE_CODE32_MAX,
   NATIVE_CODE_ADDR,
   NATIVE_DATA_ADDR,
   NATIVE_DATA_SIZE,
@@ -325,5 +326,115 @@ describe.runIf(onX64Linux)('native harness', () => {
     expect(() => runNative([mk('90', { [RAX]: -1n })])).toThrow(/unsigned 64-bit/);
     expect(() => runNative([mk('90', {}, {}, new Uint8Array(NATIVE_DATA_SIZE + 1))])).toThrow(/data longer/);
     expect(runNative([])).toEqual([]);
+  });
+});
+
+describe.runIf(onX64Linux)('native harness: 32-bit code (compatibility mode)', () => {
+  const HI = 0xdead_beef_0000_0000n; // high halves that 32-bit code cannot see
+  /** A 32-bit case: every GPR has HI in its high half, RSP points into the data window. */
+  const mk32 = (code: string, regs: Partial<Record<number, bigint>> = {}, extra: Partial<NativeCase['state']> = {}, data = new Uint8Array(0)): NativeCase => {
+    const c = mk(code, {}, extra, data);
+    for (let r = 0; r < 16; r++) c.state.gpr[r] = HI | BigInt(0x1111 * (r + 1));
+    c.state.gpr[RSP] = NATIVE_DATA_ADDR + 0x1000n;
+    for (const [r, v] of Object.entries(regs)) c.state.gpr[Number(r)] = v!;
+    return { ...c, bits: 32 };
+  };
+
+  it('40 is INC EAX and 48 is DEC EAX, not REX; 32-bit results zero-extend, the rest keep their high halves', () => {
+    const [inc, decAdd, inc16] = runNative([
+      mk32('40', { [RAX]: HI | 0xffff_ffffn }),
+      mk32('48 01 d8', { [RAX]: HI | 10n, [RBX]: HI | 5n }), // dec eax; add eax, ebx
+      mk32('66 40', { [RAX]: HI | 0x1234_ffffn }), // inc ax
+    ]);
+    expect(inc!.fault).toBeNull();
+    expect(inc!.state.gpr[RAX]).toBe(0n);
+    expect(inc!.state.rflags).toBe(FIXED | PF | AF | ZF); // INC keeps CF (clear here)
+    expect(decAdd!.state.gpr[RAX]).toBe(14n);
+    expect(inc16!.state.gpr[RAX]).toBe(HI | 0x1234_0000n);
+    // Registers 32-bit code cannot name (R8-R15) and the untouched ones come back unchanged.
+    for (let r = 1; r < 16; r++) {
+      if (r === RSP) continue;
+      expect(inc!.state.gpr[r], `register ${r}`).toBe(HI | BigInt(0x1111 * (r + 1)));
+    }
+    expect(inc!.state.gpr[RSP]).toBe(NATIVE_DATA_ADDR + 0x1000n);
+  });
+
+  it('runs with CS 0x23 and DS = ES = SS = 0x2b; 64-bit cases before and after still see CS 0x33', () => {
+    const selectors = '8c c8 8c d9 8c c2 8c d3'; // mov eax, cs; mov ecx, ds; mov edx, es; mov ebx, ss
+    const [before, compat, after] = runNative([mk(selectors), mk32(selectors), mk(selectors)]);
+    expect(compat!.fault).toBeNull();
+    expect([RAX, RCX, RDX, RBX].map((r) => compat!.state.gpr[r])).toEqual([0x23n, 0x2bn, 0x2bn, 0x2bn]);
+    expect(before!.state.gpr[RAX]).toBe(0x33n);
+    expect(after!.state.gpr).toEqual(before!.state.gpr);
+  });
+
+  it('keeps the input flags through the far jumps in and out', () => {
+    const [all, df, none] = runNative([mk32('90', {}, { rflags: M64 }), mk32('90', {}, { rflags: DF }), mk32('90')]);
+    expect(all!.state.rflags).toBe(FIXED | ARITH | DF);
+    expect(df!.state.rflags).toBe(FIXED | DF);
+    expect(none!.state.rflags).toBe(FIXED);
+    // add eax, ebx computes 32-bit flags: 0xffffffff + 1 carries out of bit 31.
+    const add = one(mk32('01 d8', { [RAX]: 0xffff_ffffn, [RBX]: 1n }));
+    expect(add.state.gpr[RAX]).toBe(0n);
+    expect(add.state.rflags).toBe(FIXED | CF | PF | AF | ZF);
+  });
+
+  it('push/pop, call and ret move ESP by 4 on a stack in the data window', () => {
+    // push eax; push ebx; pop ecx; pop edx
+    const top = NATIVE_DATA_ADDR + 0x100n;
+    const r = one(mk32('50 53 59 5a', { [RAX]: HI | 0x0102_0304n, [RBX]: HI | 0xa0b0_c0d0n, [RSP]: top }));
+    expect(r.fault).toBeNull();
+    expect(r.state.gpr[RCX]).toBe(0xa0b0_c0d0n);
+    expect(r.state.gpr[RDX]).toBe(0x0102_0304n);
+    expect(r.state.gpr[RSP]).toBe(top);
+    expect([...r.data.subarray(0xf8, 0x100)]).toEqual([0xd0, 0xc0, 0xb0, 0xa0, 0x04, 0x03, 0x02, 0x01]);
+    // call +1 (over an int3); pop eax: the 4-byte return address.
+    const call = one(mk32('e8 01 00 00 00 cc 58', { [RSP]: top }));
+    expect(call.fault).toBeNull();
+    expect(call.state.gpr[RAX]).toBe(NATIVE_CODE_ADDR + 5n);
+    expect(call.state.gpr[RSP]).toBe(top);
+  });
+
+  it('faults in 32-bit code report the vector and the RIP offset; the next (64-bit) case still runs', () => {
+    const good = mk('48 01 d8', { [RAX]: 40n, [RBX]: 2n });
+    const faulting = [
+      mk32('0f 0b'), // ud2
+      mk32('40 f7 f1', { [RCX]: HI }), // inc eax; div ecx (ECX = 0)
+      mk32('8b 03', { [RBX]: HI }), // mov eax, [ebx]: EBX = 0
+      mk32('cc'),
+      mk32('66 eb 00'), // jmp with a 16-bit operand size: EIP is truncated to 0x0003
+      mk32('f4'), // hlt
+    ];
+    const results = runNative(faulting.flatMap((c) => [c, good]));
+    for (let i = 1; i < results.length; i += 2) {
+      expect(results[i]!.fault).toBeNull();
+      expect(results[i]!.state.gpr[RAX]).toBe(42n);
+    }
+    const f = (i: number) => results[2 * i]!.fault;
+    expect(f(0)).toMatchObject({ signal: 'SIGILL', vector: 6, ripOffset: 0 });
+    expect(f(1)).toMatchObject({ signal: 'SIGFPE', vector: 0, ripOffset: 1 });
+    expect(results[2]!.state.gpr[RAX]).toBe(0x1112n); // after the inc
+    expect(f(2)).toMatchObject({ signal: 'SIGSEGV', vector: 14, errorCode: 4, ripOffset: 0, address: 0n });
+    expect(f(3)).toMatchObject({ signal: 'SIGTRAP', vector: 3, ripOffset: 1 });
+    expect(f(4)).toMatchObject({ signal: 'SIGSEGV', vector: 14, errorCode: 0x14, rip: 3n, address: 3n });
+    expect(f(5)).toMatchObject({ signal: 'SIGSEGV', vector: 13, errorCode: 0, ripOffset: 0 });
+  });
+
+  it('an infinite loop in 32-bit code is a TIMEOUT', () => {
+    const [loop, after] = runNative([mk32('40 eb fe', { [RAX]: 1n }), mk('90')], { timeoutMs: 100 });
+    expect(loop!.fault).toMatchObject({ signal: 'TIMEOUT', vector: -1, ripOffset: 1 });
+    expect(loop!.state.gpr[RAX]).toBe(2n);
+    expect(after!.fault).toBeNull();
+  });
+
+  it('takes code up to NATIVE_CODE32_MAX bytes and validates bits', () => {
+    const nops = new Uint8Array(NATIVE_CODE32_MAX).fill(0x40); // inc eax, 65513 times
+    const c = mk32('');
+    const [r] = runNative([{ ...c, code: nops, state: { ...c.state, gpr: c.state.gpr.map((v, i) => (i === RAX ? 0n : v)) } }]);
+    expect(r!.fault).toBeNull();
+    expect(r!.state.gpr[RAX]).toBe(BigInt(NATIVE_CODE32_MAX));
+    expect(() => runNative([{ ...c, code: new Uint8Array(NATIVE_CODE32_MAX + 1) }])).toThrow(/code longer than 65513/);
+    expect(() => runNative([{ ...mk32('90'), bits: 16 as 32 }])).toThrow(/bits must be 32 or 64/);
+    expect(one({ ...mk('90'), bits: 64 }).fault).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The native side of the differential CPU tests: runs x86-64 machine code on the host CPU (Linux,
- * user mode, 64-bit) from a given state and reports the final state or the fault. The emulator
+ * user mode, 64-bit or 32-bit compatibility mode) from a given state and reports the final state
+ * or the fault. The emulator
  * runs the same bytes from the same state; the tests compare the two.
  *
  * `native-harness.c` (next to this file) is compiled with gcc on first use and cached under
@@ -12,6 +13,13 @@
  *   case's code at its start, followed by a 6-byte `jmp [rip+disp32]` through an aligned pointer
  *   in the window's last 8 bytes to the harness's exit routine (changes no register or flag).
  *   The case ends when RIP reaches the end of its bytes.
+ * - 32-bit cases (`bits: 32`): the code runs in compatibility mode with CS = 0x23 (__USER32_CS)
+ *   and DS = ES = SS = 0x2b (__USER_DS), as an IA32 process on a 64-bit kernel. The harness
+ *   loads the registers and flags exactly as for 64-bit code (all 64 bits of every GPR; 32-bit
+ *   code sees only the low halves of RAX..RDI, and the CPU keeps what it does not write), then
+ *   far-jumps to the code; after the code comes a 7-byte `ljmp 0x33:landing` back to a 64-bit
+ *   landing pad near the end of the code window that holds the exit jump (neither changes a
+ *   register or a flag). The final state is reported as for 64-bit code (RSP from ESP, etc.).
  * - data window: NATIVE_DATA_ADDR, NATIVE_DATA_SIZE bytes, RW, no execute. All zero, then the
  *   case's data copied to its start. Everything else around both windows is unmapped.
  * - x87/MMX state is reset (fninit) and, on AVX hosts, the upper YMM halves are zeroed before
@@ -20,8 +28,9 @@
  * Wire protocol (stdin -> harness -> stdout), all integers little-endian:
  *   request header  u32 magic 0x314E4C56 ("VLN1"), u32 case count, u32 timeout ms, u32 0
  *   request case    u32 code_len, u32 data_len, u64 gpr[16] (SDM order), u64 rflags,
- *                   u32 mxcsr, u32 0, u8 xmm[256]                       (408 bytes)
+ *                   u32 mxcsr, u32 bits, u8 xmm[256]                    (408 bytes)
  *                   then code_len code bytes, data_len data bytes
+ *                   bits: 64 (or 0) for 64-bit code, 32 for compatibility mode
  *   response header u32 magic 0x31524C56 ("VLR1"), u32 case count
  *   response case   u32 signal (0 none, else the Linux signal number; 14 = SIGALRM = timeout),
  *                   i32 vector (REG_TRAPNO, -1 if none), u64 error code (REG_ERR),
@@ -50,6 +59,11 @@
  * - The RFLAGS reported at a fault is the kernel's EFLAGS image: it carries RF (bit 16) for
  *   faults (#DE #UD #PF #GP #SS #AC), not for traps (#BP, #DB). Mask RF when comparing.
  * - TIMEOUT: vector -1, error 0, the registers and RIP where SIGALRM interrupted the loop.
+ * - 32-bit code (compatibility mode) also has segmentation: an access that crosses the 4 GiB
+ *   limit of the flat segments is #SS(0) through SS (ESP/EBP) and #GP(0) otherwise; an access
+ *   through a null DS/ES/FS/GS (FS and GS are null in this 64-bit process) is #GP(0); segment
+ *   loads check Linux's GDT (#GP(selector)). A near branch with a 16-bit operand size (66)
+ *   truncates EIP to 16 bits, so a taken one faults fetching below 64 KiB (#PF, RIP = target).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -81,6 +95,16 @@ export const NATIVE_CODE_ADDR = 0x2000_0000n;
 export const NATIVE_CODE_SIZE = 0x1_0000;
 /** Longest code a case may have (6 bytes for the exit jump, 8 for its pointer at the end). */
 export const NATIVE_CODE_MAX = NATIVE_CODE_SIZE - 14;
+/**
+ * Longest code of a 32-bit case: the 64-bit landing pad (6-byte jump, 2 bytes of padding) sits in
+ * front of the 8-byte pointer, and the code is followed by the 7-byte far jump to it.
+ */
+export const NATIVE_CODE32_MAX = NATIVE_CODE_SIZE - 16 - 7;
+/** Code segment selectors of Linux x86-64 user mode: 32-bit (compatibility mode) and 64-bit. */
+export const NATIVE_USER32_CS = 0x23;
+export const NATIVE_USER_CS = 0x33;
+/** The user data segment selector (SS; also DS and ES in 32-bit cases). */
+export const NATIVE_USER_DS = 0x2b;
 /** Fixed address of the read/write data window (below 2^31, so 32-bit addressing reaches it). */
 export const NATIVE_DATA_ADDR = 0x1000_0000n;
 /** Size of the data window. */
@@ -94,6 +118,11 @@ export interface NativeCase {
   state: X86UserState;
   /** Initial content of the data window (length <= NATIVE_DATA_SIZE; rest zero). */
   data: Uint8Array;
+  /**
+   * Code size: 64 (default) runs 64-bit code; 32 runs 32-bit code in compatibility mode
+   * (CS = NATIVE_USER32_CS), code length <= NATIVE_CODE32_MAX.
+   */
+  bits?: 32 | 64;
 }
 
 export type NativeSignal = 'SIGSEGV' | 'SIGBUS' | 'SIGFPE' | 'SIGILL' | 'SIGTRAP' | 'TIMEOUT';
@@ -230,7 +259,10 @@ function encode(cases: readonly NativeCase[], timeoutMs: number): Uint8Array {
   let p = 16;
   cases.forEach((c, i) => {
     const s = c.state;
-    if (c.code.length > NATIVE_CODE_MAX) throw new RangeError(`case ${i}: code longer than ${NATIVE_CODE_MAX} bytes`);
+    const bits = c.bits ?? 64;
+    if (bits !== 32 && bits !== 64) throw new RangeError(`case ${i}: bits must be 32 or 64, not ${String(bits)}`);
+    const max = bits === 32 ? NATIVE_CODE32_MAX : NATIVE_CODE_MAX;
+    if (c.code.length > max) throw new RangeError(`case ${i}: code longer than ${max} bytes`);
     if (c.data.length > NATIVE_DATA_SIZE) throw new RangeError(`case ${i}: data longer than ${NATIVE_DATA_SIZE} bytes`);
     if (s.gpr.length !== 16) throw new RangeError(`case ${i}: gpr must have 16 entries, not ${s.gpr.length}`);
     if (s.xmm.length !== 256) throw new RangeError(`case ${i}: xmm must be 256 bytes, not ${s.xmm.length}`);
@@ -242,6 +274,7 @@ function encode(cases: readonly NativeCase[], timeoutMs: number): Uint8Array {
     for (let r = 0; r < 16; r++) dv.setBigUint64(p + 8 + r * 8, u64(s.gpr[r]!, `case ${i}: gpr[${r}]`), true);
     dv.setBigUint64(p + 136, u64(s.rflags, `case ${i}: rflags`), true);
     dv.setUint32(p + 144, s.mxcsr, true);
+    dv.setUint32(p + 148, bits, true);
     buf.set(s.xmm, p + 152);
     p += CASE_FIXED;
     buf.set(c.code, p);

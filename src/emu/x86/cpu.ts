@@ -21,7 +21,7 @@ import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
-  RFLAGS, RIP, SEGS, SEG_BASE, SEG_STRIDE,
+  RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE,
 } from '../state-layout.ts';
 import { bindHandler, type Handler } from './exec.ts';
 
@@ -417,6 +417,8 @@ export class Cpu extends Mmu {
       this.hi = hi;
       return lo;
     }
+    // A segment loaded with a null selector is unusable (attributes 0): #GP(0), #SS for SS.
+    if ((this.i32[(SEGS + seg * SEG_STRIDE + SEG_ATTRS) >> 2]! & 0x80) === 0) this.fault(seg === SEG_SS ? VEC_SS : VEC_GP, 0);
     this.hi = 0;
     return (lo + this.segBaseLo(seg)) | 0;
   }

@@ -88,6 +88,11 @@ export class Mmu {
    * (push, pop, and memory operands based on RSP or RBP). Set by the CPU before the access.
    */
   nonCanonicalVector = VEC_GP;
+  /**
+   * Outside 64-bit mode, segments end at 4 GiB (flat segments: limit 0xFFFFFFFF); an access
+   * that runs past it faults (#GP, or #SS for stack accesses) instead of wrapping.
+   */
+  limit4G = false;
 
   /** Exception raised by the last fault (vector, error code or -1). */
   faultVector = 0;
@@ -354,13 +359,20 @@ export class Mmu {
     return p < this.ramSize ? this.u8[RAM_OFFSET + p]! : this.bus.read(p, 1) & 0xff;
   }
 
+  /** Faults when `size` bytes at lo would run past 4 GiB outside 64-bit mode. */
+  private checkLimit4G(lo: number, size: number): void {
+    if (this.limit4G && (lo >>> 0) + size - 1 > 0xffffffff) this.fault(this.nonCanonicalVector, 0);
+  }
+
   read16(lo: number, hi: number): number {
+    if ((lo & 0xfff) > 0xffe) this.checkLimit4G(lo, 2);
     if ((lo & 0xfff) > 0xffe) return this.read8(lo, hi) | (this.read8(lo + 1, lo === -1 ? hi + 1 : hi) << 8);
     const p = this.translate(lo, hi, ACCESS_READ);
     return p + 2 <= this.ramSize ? this.dv.getUint16(RAM_OFFSET + p, true) : this.bus.read(p, 2) & 0xffff;
   }
 
   read32(lo: number, hi: number): number {
+    if ((lo & 0xfff) > 0xffc) this.checkLimit4G(lo, 4);
     if ((lo & 0xfff) > 0xffc) return this.read16(lo, hi) | (this.read16(lo + 2, (lo >>> 0) > 0xfffffffd ? hi + 1 : hi) << 16);
     const p = this.translate(lo, hi, ACCESS_READ);
     return p + 4 <= this.ramSize ? this.dv.getInt32(RAM_OFFSET + p, true) : this.bus.read(p, 4) | 0;
@@ -369,6 +381,7 @@ export class Mmu {
   /** 64-bit read: returns the low half, the high half in `this.hi`. */
   hi = 0;
   read64(lo: number, hi: number): number {
+    if ((lo & 0xfff) > 0xff8) this.checkLimit4G(lo, 8);
     const low = this.read32(lo, hi);
     this.hi = this.read32(lo + 4, (lo >>> 0) > 0xfffffffb ? hi + 1 : hi);
     return low;
@@ -381,6 +394,7 @@ export class Mmu {
 
   write16(lo: number, hi: number, value: number): void {
     if ((lo & 0xfff) > 0xffe) {
+      this.checkLimit4G(lo, 2);
       // Check both pages before writing either (an instruction writes all or nothing).
       this.translate(lo + 1, lo === -1 ? hi + 1 : hi, ACCESS_WRITE);
       this.write8(lo, hi, value);
@@ -396,6 +410,7 @@ export class Mmu {
 
   write32(lo: number, hi: number, value: number): void {
     if ((lo & 0xfff) > 0xffc) {
+      this.checkLimit4G(lo, 4);
       const hi2 = (lo >>> 0) > 0xfffffffc ? hi + 1 : hi;
       this.translate(lo + 3, hi2, ACCESS_WRITE);
       for (let k = 0; k < 4; k++) this.write8(lo + k, (lo >>> 0) + k > 0xffffffff ? hi + 1 : hi, value >> (8 * k));
@@ -408,6 +423,7 @@ export class Mmu {
   write64(lo: number, hi: number, vLo: number, vHi: number): void {
     const hi2 = (lo >>> 0) > 0xfffffffb ? hi + 1 : hi;
     if ((lo & 0xfff) > 0xff8) {
+      this.checkLimit4G(lo, 8);
       this.translate(lo, hi, ACCESS_WRITE);
       this.translate(lo + 7, (lo >>> 0) > 0xfffffff8 ? hi + 1 : hi, ACCESS_WRITE);
     }

@@ -73,6 +73,7 @@ export function updateCodeBits(cpu: Cpu): void {
   const attrs = segAttrs(cpu, SEG_CS);
   const lma = (cpu.i32[EFER >> 2]! & EFER_LMA) !== 0;
   cpu.codeBits = lma && (attrs & ATTR_L) ? 64 : attrs & ATTR_DB ? 32 : 16;
+  cpu.limit4G = cpu.codeBits !== 64;
 }
 
 /** Reads the 8-byte descriptor of a selector from the GDT or LDT; #GP(selector) if outside. */

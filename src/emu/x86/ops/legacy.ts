@@ -12,7 +12,8 @@ import { AF, ARITH, CF, DF, IOPL, PARITY, SF, ZF } from '../flags.ts';
 import { PREFIX_REP, PREFIX_REPNE } from '../decoder.ts';
 import type { Opcode } from '../opcode-table.ts';
 import { CR0, RIP } from '../../state-layout.ts';
-import { SEG_ES } from '../system.ts';
+import { SEG_ES, SEG_SS } from '../system.ts';
+import { ACCESS_WRITE } from '../mmu.ts';
 
 /** ENTER imm16, imm8: make a stack frame with `level` nesting levels. */
 function enter(cpu: Cpu, e: CachedInsn): void {
@@ -40,9 +41,15 @@ function enter(cpu: Cpu, e: CachedInsn): void {
       }
       cpu.push(size, frameLo, frameHi);
     }
-    // rBP = frame; rSP -= frameSize.
+    // rBP = frame; rSP -= frameSize. The processor checks that the new top of stack can be
+    // written (the host faults there, with a write #PF, even when nothing is stored).
     const s = (cpu.lo(4) >>> 0) - frameSize;
     const newHi = s < 0 ? (cpu.hi64(4) - 1) | 0 : cpu.hi64(4);
+    if (frameSize !== 0) {
+      cpu.nonCanonicalVector = 12;
+      if (cpu.codeBits === 64) cpu.translate(s | 0, newHi, ACCESS_WRITE);
+      else cpu.translate(cpu.linearAddress(SEG_SS, s | 0, 0), 0, ACCESS_WRITE);
+    }
     cpu.setReg(5, size, frameLo, frameHi, 0);
     if (cpu.codeBits === 64) cpu.set64(4, s | 0, newHi);
     else cpu.setReg(4, 4, s | 0, 0, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CR0, RAM_OFFSET, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
+import { CR0, RAM_OFFSET, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
 import { Cpu, STOP_BUDGET, STOP_END } from '../cpu.ts';
 import { SEG_DS, SEG_ES } from '../decoder.ts';
 import { DF } from '../flags.ts';
@@ -23,6 +23,8 @@ function machine(code: number[], bits: 16 | 32 | 64 = 64): Cpu {
   cpu.stopOnFault = true;
   cpu.i32[CR0 >> 2] = CR0_PE;
   cpu.codeBits = bits;
+  // Present, writable data segments (base 0): a null segment faults outside 64-bit mode.
+  for (const seg of [0, 2, 3]) cpu.i32[(SEGS + seg * SEG_STRIDE + SEG_ATTRS) >> 2] = 0xc093;
   cpu.cpl = 0;
   cpu.flushTlb(true);
   cpu.setFlags(0);

@@ -3,6 +3,12 @@
  * It walks the instruction table: every implemented entry that user-mode code can run the same
  * way on the host and in the emulator gets random encodings (operand-size prefixes, REX bits,
  * register or [rdi+disp8] operands, random immediates) and random edge-biased register values.
+ *
+ * With `bits` = 32 the cases are 32-bit code run in compatibility mode (NativeCase.bits): no REX
+ * prefixes, entries valid only in 64-bit mode (o64) left out and the implemented entries that are
+ * invalid in 64-bit mode (i64: INC/DEC 40+r, 82 /r, ...) included, operand size 32 or 16 (66),
+ * memory operands [edi+disp8], relative branches with rel16 under 66 (which truncates EIP to 16
+ * bits), moffs with 32-bit addresses.
  */
 import { NATIVE_DATA_ADDR } from '../../testing/native.ts';
 import { Insn, decode } from '../decoder.ts';
@@ -27,12 +33,17 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'cmovp', 'cmovnp', 'cmovl', 'cmovge', 'cmovle', 'cmovg', 'clc', 'stc', 'cmc', 'cld', 'std', 'lahf', 'sahf', 'loop',
     'loope', 'loopne', 'jrcxz', 'jmp', 'call', 'ret', 'nop'],
   string: ['movs', 'cmps', 'stos', 'lods', 'scas'],
+  // (most of these exist only outside 64-bit mode: fuzz them with --bits 32)
+  legacy: ['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc', 'pusha', 'popa', 'arpl', 'xlat', 'enter'],
 };
 
 /** Flags the SDM leaves undefined after each mnemonic (masked in the comparison). */
 const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 function undefinedFlags(m: string): number {
   if (['and', 'or', 'xor', 'test'].includes(m)) return AF;
+  if (['daa', 'das'].includes(m)) return OF;
+  if (['aaa', 'aas'].includes(m)) return OF | SF | ZF | PF;
+  if (['aam', 'aad'].includes(m)) return OF | AF | CF;
   if (['mul', 'imul'].includes(m)) return SF | ZF | AF | PF;
   if (['div', 'idiv'].includes(m)) return CF | PF | AF | ZF | SF | OF;
   if (FAMILIES.shift!.includes(m)) return OF | AF;
@@ -46,21 +57,30 @@ const STACK = NATIVE_DATA_ADDR + 0x8000n;
 const FILLER = 6;
 const DATA_PTR = NATIVE_DATA_ADDR + 0x400n;
 
-/** Entries of a family that the fuzzer can run (implemented, valid in 64-bit user mode). */
-export function fuzzableEntries(family: string): Opcode[] {
+/**
+ * Entries of a family that the fuzzer can run (implemented, valid in 64-bit user mode, or with
+ * `bits` = 32 valid in 32-bit user mode).
+ */
+export function fuzzableEntries(family: string, bits: 32 | 64 = 64): Opcode[] {
   const names = FAMILIES[family];
   if (!names) throw new Error(`unknown family ${family}; known: ${Object.keys(FAMILIES).join(', ')}`);
   const missing = new Set(unimplemented());
+  const invalid = bits === 64 ? A.I64 : A.O64;
   return OPCODES.all.filter((op) =>
-    names.includes(op.mnemonic) && !missing.has(op) && (op.attrs & (A.I64 | A.NO_IMPL | A.PRIV)) === 0 &&
+    names.includes(op.mnemonic) && !missing.has(op) && (op.attrs & (invalid | A.NO_IMPL | A.PRIV)) === 0 &&
     (op.map === MAP_1 || op.map === MAP_0F) &&
     !op.operands.some((o) => o.kind === K.S || o.kind === K.SEG || (o.kind === K.E && o.size === SZ.NONE)) &&
     !(op.mnemonic === 'jmp' || op.mnemonic === 'call' ? op.operands[0]?.kind !== K.J : false) &&
     !((op.mnemonic === 'shld' || op.mnemonic === 'shrd')));
 }
 
-/** A random encoding of `op` with random inputs. */
-export function randomCase(rng: Rng, op: Opcode): DiffCase {
+/**
+ * A random encoding of `op` with random inputs, as 64-bit code or (`bits` = 32) as 32-bit code
+ * for compatibility mode. The 64-bit cases do not depend on the parameter's existence (the same
+ * seed gives the same cases as before it was added).
+ */
+export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
+  if (bits === 32) return randomCase32(rng, op);
   const bytes: number[] = [];
   const sse = op.prefix !== PFX_ANY;
   if (op.prefix === PFX_66) bytes.push(0x66);
@@ -127,6 +147,71 @@ export function randomCase(rng: Rng, op: Opcode): DiffCase {
   return {
     code,
     what: `${op.encoding} (${op.mnemonic}): ${formatInsn(d, 0x2000_0000n)}`,
+    state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
+    data: rng.bytes(0x2000),
+    flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
+  };
+}
+
+/** randomCase for 32-bit code (see the top of this file). */
+function randomCase32(rng: Rng, op: Opcode): DiffCase {
+  const bytes: number[] = [];
+  const sse = op.prefix !== PFX_ANY;
+  if (op.prefix === PFX_66) bytes.push(0x66);
+  else if (op.prefix === PFX_F3) bytes.push(0xf3);
+  else if (op.prefix === PFX_F2) bytes.push(0xf2);
+  // Operand size 32 or 16. Outside 64-bit mode 66 on a near branch is architectural on every
+  // vendor: a 16-bit operand size truncates the new EIP to 16 bits.
+  const size16 = !sse && rng.below(3) === 0;
+  if (size16) bytes.push(0x66);
+  if ((op.attrs & (A.REP | A.REPE)) && rng.below(2)) bytes.push(rng.below(2) ? 0xf3 : 0xf2);
+  const memory = op.hasModrm && (op.operands.some((o) => o.kind === K.M) || rng.below(3) === 0);
+  const regOnly = op.operands.some((o) => o.kind === K.R || o.kind === K.U || o.kind === K.N);
+  const mem = memory && !regOnly;
+  if (op.map === MAP_0F) bytes.push(0x0f);
+  const plusR = op.operands.some((o) => o.kind === K.Z);
+  bytes.push(plusR ? (op.opcode & ~7) | rng.below(8) : op.opcode);
+  if (op.hasModrm) {
+    const reg = groupReg(op) ?? rng.below(8);
+    if (mem) bytes.push(0x40 | (reg << 3) | 7, rng.below(0x80)); // [edi + disp8]
+    else bytes.push(0xc0 | (reg << 3) | rng.below(8));
+  }
+  const opsize = size16 ? 2 : 4;
+  for (const o of op.immediates) {
+    let n: number;
+    if (o.kind === K.O) n = 4; // moffs32
+    else if (o.kind === K.J) n = o.size === SZ.B ? 1 : opsize;
+    else if (o.size === SZ.B) n = 1;
+    else if (o.size === SZ.W) n = 2;
+    else if (o.size === SZ.Z || o.size === SZ.V) n = opsize;
+    else n = 4;
+    if (o.kind === K.J) {
+      // Forward into the 'inc eax' run that ends the code (see randomCase).
+      const disp = 2 * rng.below(FILLER + 1);
+      for (let i = 0; i < n; i++) bytes.push(i === 0 ? disp : 0);
+      continue;
+    }
+    for (let i = 0; i < n; i++) bytes.push(rng.below(256));
+  }
+  if (op.immediates.some((o) => o.kind === K.J)) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
+  const code = Uint8Array.from(bytes);
+  const d = new Insn();
+  decode(code, 0, code.length, 32, d);
+  // All 64 bits random: 32-bit code sees the low halves; the CPU keeps the high halves of what
+  // it does not write (R8-R15 too) and zero-extends 32-bit results, as in 64-bit mode.
+  const gpr = Array.from({ length: 16 }, () => rng.value());
+  gpr[4] = STACK;
+  // EDI points into the data window whatever the high half (addresses are 32 bits wide).
+  gpr[7] = (gpr[7]! & 0xffff_ffff_0000_0000n) | DATA_PTR;
+  if (FAMILIES.string!.includes(op.mnemonic)) {
+    gpr[6] = (gpr[6]! & 0xffff_ffff_0000_0000n) | (DATA_PTR + BigInt(rng.below(0x800)));
+    gpr[1] = BigInt(rng.below(64));
+  }
+  if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
+  return {
+    code,
+    bits: 32,
+    what: `${op.encoding} (${op.mnemonic}, 32-bit): ${formatInsn(d, 0x2000_0000n)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
