@@ -101,7 +101,15 @@ export class Cpu extends Mmu {
   /** Linear address computed by ea(). */
   eaLo = 0;
   eaHi = 0;
-  halted = false;
+  private isHalted = false;
+  /** HLT executed: the CPU waits for an interrupt (setting it raises the attention word). */
+  get halted(): boolean {
+    return this.isHalted;
+  }
+  set halted(value: boolean) {
+    this.isHalted = value;
+    if (value) this.i32[I_ATTENTION] = 1;
+  }
   /** A triple fault happened: the machine must reset (run() returns STOP_SHUTDOWN). */
   shutdown = false;
   /** Set when run() stopped on a host exception (an emulator bug), with RIP at the instruction. */
@@ -279,6 +287,15 @@ export class Cpu extends Mmu {
   setFlags(f: number): void {
     this.i32[I_RFLAGS] = f | FIXED_1;
     this.i32[I_LAZY_OP] = LAZY_NONE;
+  }
+
+  /** Records the flags of a logic operation (AND OR XOR TEST): only the result matters. */
+  lazyLogic(size: number, rLo: number, rHi: number): void {
+    const i32 = this.i32;
+    i32[I_LAZY_OP] = LAZY_LOGIC;
+    i32[I_LAZY_SIZE] = size;
+    i32[I_LAZY_RES] = rLo;
+    i32[I_LAZY_RES + 1] = rHi;
   }
 
   /** Records a lazy flag computation. */
@@ -604,7 +621,7 @@ export class Cpu extends Mmu {
         const ripLo = i32[I_RIP]!;
         const ripHi = i32[I_RIP + 1]!;
         if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
-        if (i32[I_ATTENTION] !== 0 || this.halted) {
+        if (i32[I_ATTENTION] !== 0) {
           e = undefined;
           previous = undefined;
           i32[I_ATTENTION] = 0;
@@ -621,7 +638,10 @@ export class Cpu extends Mmu {
             continue;
           }
           if (this.shutdown) return STOP_SHUTDOWN;
-          if (this.halted) return STOP_HALT;
+          if (this.isHalted) {
+            i32[I_ATTENTION] = 1; // still halted: look again next time
+            return STOP_HALT;
+          }
         }
         try {
           if (e === undefined) {

@@ -61,6 +61,18 @@ export const PF_FETCH = 16;
 
 export { VEC_GP, VEC_PF } from './exceptions.ts';
 
+// Int32 indexes of the TLB arrays as literals (folded by V8 into the fast paths), checked
+// against state-layout.ts at load.
+const T_TAG_LO = 0x4000;
+const T_TAG_HI = 0x5000;
+const T_PHYS = 0x6000;
+const T_FLAGS = 0x7000;
+const T_MASK = 4095;
+if (T_TAG_LO !== TLB_TAG_LO >> 2 || T_TAG_HI !== TLB_TAG_HI >> 2 || T_PHYS !== TLB_PHYS >> 2 ||
+  T_FLAGS !== TLB_FLAGS >> 2 || T_MASK !== TLB_ENTRIES - 1) {
+  throw new Error('mmu.ts: the literal TLB indexes no longer match state-layout.ts');
+}
+
 /** Thrown (the one instance) when an instruction raises an exception; see Cpu.fault. */
 export const CPU_FAULT = { fault: true };
 
@@ -372,6 +384,13 @@ export class Mmu {
   }
 
   read32(lo: number, hi: number): number {
+    // Fast path: a TLB hit inside one page (TLB entries only ever map RAM).
+    const i32 = this.i32;
+    const idx = (lo >>> 12) & T_MASK;
+    if ((lo & 0xfff) <= 0xffc && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
+      (i32[T_FLAGS + idx]! & this.readMask) !== 0) {
+      return this.dv.getInt32(RAM_OFFSET + ((i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0), true);
+    }
     if ((lo & 0xfff) > 0xffc) this.checkLimit4G(lo, 4);
     if ((lo & 0xfff) > 0xffc) return this.read16(lo, hi) | (this.read16(lo + 2, (lo >>> 0) > 0xfffffffd ? hi + 1 : hi) << 16);
     const p = this.translate(lo, hi, ACCESS_READ);
@@ -381,6 +400,14 @@ export class Mmu {
   /** 64-bit read: returns the low half, the high half in `this.hi`. */
   hi = 0;
   read64(lo: number, hi: number): number {
+    const i32 = this.i32;
+    const idx = (lo >>> 12) & T_MASK;
+    if ((lo & 0xfff) <= 0xff8 && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
+      (i32[T_FLAGS + idx]! & this.readMask) !== 0) {
+      const at = RAM_OFFSET + ((i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0);
+      this.hi = this.dv.getInt32(at + 4, true);
+      return this.dv.getInt32(at, true);
+    }
     if ((lo & 0xfff) > 0xff8) this.checkLimit4G(lo, 8);
     const low = this.read32(lo, hi);
     this.hi = this.read32(lo + 4, (lo >>> 0) > 0xfffffffb ? hi + 1 : hi);
@@ -409,6 +436,15 @@ export class Mmu {
   }
 
   write32(lo: number, hi: number, value: number): void {
+    const i32 = this.i32;
+    const idx = (lo >>> 12) & T_MASK;
+    if ((lo & 0xfff) <= 0xffc && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
+      (i32[T_FLAGS + idx]! & this.writeMask) !== 0) {
+      const p = (i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0;
+      this.dv.setInt32(RAM_OFFSET + p, value, true);
+      if (this.hasCode[p >>> 12]) this.codeWritten(p >>> 12);
+      return;
+    }
     if ((lo & 0xfff) > 0xffc) {
       this.checkLimit4G(lo, 4);
       const hi2 = (lo >>> 0) > 0xfffffffc ? hi + 1 : hi;
@@ -421,6 +457,16 @@ export class Mmu {
   }
 
   write64(lo: number, hi: number, vLo: number, vHi: number): void {
+    const i32 = this.i32;
+    const idx = (lo >>> 12) & T_MASK;
+    if ((lo & 0xfff) <= 0xff8 && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
+      (i32[T_FLAGS + idx]! & this.writeMask) !== 0) {
+      const p = (i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0;
+      this.dv.setInt32(RAM_OFFSET + p, vLo, true);
+      this.dv.setInt32(RAM_OFFSET + p + 4, vHi, true);
+      if (this.hasCode[p >>> 12]) this.codeWritten(p >>> 12);
+      return;
+    }
     const hi2 = (lo >>> 0) > 0xfffffffb ? hi + 1 : hi;
     if ((lo & 0xfff) > 0xff8) {
       this.checkLimit4G(lo, 8);

@@ -69,17 +69,17 @@ export function alu(cpu: Cpu, op: number, size: number, dLo: number, dHi: number
     case ALU_AND:
       rLo = dLo & sLo;
       rHi = dHi & sHi;
-      cpu.lazy(LAZY_LOGIC, size, 0, rLo, rHi, 0, 0, 0, 0);
+      cpu.lazyLogic(size, rLo, rHi);
       break;
     case ALU_OR:
       rLo = dLo | sLo;
       rHi = dHi | sHi;
-      cpu.lazy(LAZY_LOGIC, size, 0, rLo, rHi, 0, 0, 0, 0);
+      cpu.lazyLogic(size, rLo, rHi);
       break;
     default: // XOR
       rLo = dLo ^ sLo;
       rHi = dHi ^ sHi;
-      cpu.lazy(LAZY_LOGIC, size, 0, rLo, rHi, 0, 0, 0, 0);
+      cpu.lazyLogic(size, rLo, rHi);
   }
   cpu.hi = rHi;
   return rLo;
@@ -154,7 +154,7 @@ function test(cpu: Cpu, e: CachedInsn): void {
     bLo = immediate(e, sz);
     bHi = e.imm < 0 ? -1 : 0;
   }
-  cpu.lazy(LAZY_LOGIC, sz, 0, aLo & bLo, aHi & bHi, 0, 0, 0, 0);
+  cpu.lazyLogic(sz, aLo & bLo, aHi & bHi);
 }
 
 function incDec(cpu: Cpu, e: CachedInsn): void {
