@@ -295,21 +295,24 @@ export class Cpu extends Mmu {
     i32[I_LAZY_OP] = LAZY_LOGIC;
     i32[I_LAZY_SIZE] = size;
     i32[I_LAZY_RES] = rLo;
-    i32[I_LAZY_RES + 1] = rHi;
+    if (size === 8) i32[I_LAZY_RES + 1] = rHi;
   }
 
-  /** Records a lazy flag computation. */
+  /** Records a lazy flag computation (see flags.ts for what each field means). */
   lazy(op: number, size: number, aux: number, rLo: number, rHi: number, dLo: number, dHi: number, sLo: number, sHi: number): void {
     const i32 = this.i32;
     i32[I_LAZY_OP] = op;
     i32[I_LAZY_SIZE] = size;
     i32[I_LAZY_AUX] = aux;
     i32[I_LAZY_RES] = rLo;
-    i32[I_LAZY_RES + 1] = rHi;
     i32[I_LAZY_DST] = dLo;
-    i32[I_LAZY_DST + 1] = dHi;
     i32[I_LAZY_SRC] = sLo;
-    i32[I_LAZY_SRC + 1] = sHi;
+    // The high halves matter only for 64-bit operations (every reader checks the size).
+    if (size === 8) {
+      i32[I_LAZY_RES + 1] = rHi;
+      i32[I_LAZY_DST + 1] = dHi;
+      i32[I_LAZY_SRC + 1] = sHi;
+    }
   }
 
   /** The condition `cc` (0-15: O NO B AE E NE BE A S NS P NP L GE LE G). */
@@ -616,14 +619,18 @@ export class Cpu extends Mmu {
     // The previous instruction and how it left (to link it to what runs next).
     let previous: CachedInsn | undefined;
     let previousFell = false;
+    const endLo = this.endLo;
+    const endHi = this.endHi;
+    let long = i32[I_CODE_BITS] === 64;
     try {
       while (executed < budget) {
         const ripLo = i32[I_RIP]!;
         const ripHi = i32[I_RIP + 1]!;
-        if (ripLo === this.endLo && ripHi === this.endHi) return STOP_END;
+        if (ripLo === endLo && ripHi === endHi) return STOP_END;
         if (i32[I_ATTENTION] !== 0) {
           e = undefined;
           previous = undefined;
+          long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
           i32[I_ATTENTION] = 0;
           if (this.interruptShadow) {
             this.interruptShadow = false;
@@ -661,8 +668,7 @@ export class Cpu extends Mmu {
           const s = (ripLo >>> 0) + e.length;
           const fallLo = s | 0;
           this.nextLo = fallLo;
-          this.nextHi = s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
-          if (i32[I_CODE_BITS] !== 64) this.nextHi = 0;
+          this.nextHi = !long ? 0 : s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
           this.nonCanonicalVector = 13; // #SS only while an access is SS-relative
           e.exec(this, e);
           const nextLo = this.nextLo;

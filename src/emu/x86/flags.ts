@@ -3,7 +3,8 @@
  *
  * ALU instructions do not compute CF PF AF ZF SF OF. They record the operation, its size and
  * its operands and result in the state block (LAZY_*); the flags are derived only when read.
- * The representation is shared with the JIT: LAZY_OP says how to read the other fields.
+ * The representation is shared with the JIT: LAZY_OP says how to read the other fields, and
+ * the high halves of LAZY_RES/DST/SRC are valid only when LAZY_SIZE is 8.
  */
 
 export const CF = 0x0001;
