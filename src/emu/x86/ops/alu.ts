@@ -90,48 +90,49 @@ function immediate(e: CachedInsn, size: number): number {
   return mask(e.imm, size);
 }
 
-function aluOp(cpu: Cpu, e: CachedInsn): void {
+// One handler per operand form (no per-instruction switch on the form).
+
+/** E op= G (00 01 08 09 ...). */
+function aluEG(cpu: Cpu, e: CachedInsn): void {
   const op = e.aux & 7;
-  const form = (e.aux >> 3) & 3;
   const sz = size(e);
-  let dLo: number;
-  let dHi = 0;
-  let sLo: number;
-  let sHi = 0;
-  switch (form) {
-    case FORM_EG:
-      dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
-      dHi = cpu.hi;
-      sLo = cpu.getReg(e.reg, sz, e.rex);
-      sHi = cpu.hi;
-      break;
-    case FORM_GE:
-      sLo = cpu.readE(e, sz);
-      sHi = cpu.hi;
-      dLo = cpu.getReg(e.reg, sz, e.rex);
-      dHi = cpu.hi;
-      break;
-    case FORM_AI:
-      dLo = cpu.getReg(0, sz, e.rex);
-      dHi = cpu.hi;
-      sLo = immediate(e, sz);
-      sHi = e.imm < 0 ? -1 : 0;
-      break;
-    default:
-      dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
-      dHi = cpu.hi;
-      sLo = immediate(e, sz);
-      sHi = e.imm < 0 ? -1 : 0;
-  }
-  const rLo = alu(cpu, op, sz, dLo, dHi, sLo, sHi);
-  if (op === ALU_CMP) return;
-  const rHi = cpu.hi;
-  switch (form) {
-    case FORM_GE: cpu.setReg(e.reg, sz, rLo, rHi, e.rex); break;
-    case FORM_AI: cpu.setReg(0, sz, rLo, rHi, e.rex); break;
-    default: cpu.writeE(e, sz, rLo, rHi);
-  }
+  const dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
+  const dHi = cpu.hi;
+  const sLo = cpu.getReg(e.reg, sz, e.rex);
+  const rLo = alu(cpu, op, sz, dLo, dHi, sLo, cpu.hi);
+  if (op !== ALU_CMP) cpu.writeE(e, sz, rLo, cpu.hi);
 }
+
+/** G op= E (02 03 0A 0B ...). */
+function aluGE(cpu: Cpu, e: CachedInsn): void {
+  const op = e.aux & 7;
+  const sz = size(e);
+  const sLo = cpu.readE(e, sz);
+  const sHi = cpu.hi;
+  const dLo = cpu.getReg(e.reg, sz, e.rex);
+  const rLo = alu(cpu, op, sz, dLo, cpu.hi, sLo, sHi);
+  if (op !== ALU_CMP) cpu.setReg(e.reg, sz, rLo, cpu.hi, e.rex);
+}
+
+/** AL/rAX op= imm (04 05 0C 0D ...). */
+function aluAI(cpu: Cpu, e: CachedInsn): void {
+  const op = e.aux & 7;
+  const sz = size(e);
+  const dLo = cpu.getReg(0, sz, e.rex);
+  const rLo = alu(cpu, op, sz, dLo, cpu.hi, immediate(e, sz), e.imm < 0 ? -1 : 0);
+  if (op !== ALU_CMP) cpu.setReg(0, sz, rLo, cpu.hi, e.rex);
+}
+
+/** E op= imm (80 81 83). */
+function aluEI(cpu: Cpu, e: CachedInsn): void {
+  const op = e.aux & 7;
+  const sz = size(e);
+  const dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
+  const rLo = alu(cpu, op, sz, dLo, cpu.hi, immediate(e, sz), e.imm < 0 ? -1 : 0);
+  if (op !== ALU_CMP) cpu.writeE(e, sz, rLo, cpu.hi);
+}
+
+const ALU_FORMS = [aluEG, aluGE, aluAI, aluEI];
 
 function test(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e);
@@ -201,7 +202,7 @@ export function bindAlu(op: Opcode): Binding | undefined {
   const aluIndex = ALU_NAMES.indexOf(op.mnemonic);
   const [a, b] = op.operands;
   const form = a?.kind === K.FIXED ? FORM_AI : b?.kind === K.G ? FORM_EG : a?.kind === K.G ? FORM_GE : FORM_EI;
-  if (aluIndex >= 0) return [aluOp, aluIndex | (form << 3) | byte];
+  if (aluIndex >= 0) return [ALU_FORMS[form]!, aluIndex | (form << 3) | byte];
   switch (op.mnemonic) {
     case 'test': return [test, (form << 3) | byte];
     case 'inc': return [incDec, (a?.kind === K.Z ? 2 : 0) | byte];
