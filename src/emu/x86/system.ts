@@ -19,12 +19,9 @@ import {
   SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
 } from '../state-layout.ts';
 
-export const SEG_ES = 0;
-export const SEG_CS = 1;
-export const SEG_SS = 2;
-export const SEG_DS = 3;
-export const SEG_FS = 4;
-export const SEG_GS = 5;
+import { SEG_CS, SEG_SS } from './decoder.ts';
+// Segment register numbers are defined once, with the decoder (prefix 26/2E/36/3E/64/65).
+export { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS } from './decoder.ts';
 
 /** Descriptor attribute bits, as stored in SEG_ATTRS: the descriptor's bits 40-47 and 52-55. */
 export const ATTR_TYPE_MASK = 0x0f;
