@@ -374,8 +374,5 @@ describe.runIf(nativeAvailable())('32-bit code (compatibility mode) agrees with 
       ]);
     });
 
-    // BOUND is not implemented (#UD; it needs #BR delivery); the other 32-bit-only instructions
-    // are tested in ops/legacy.test.ts against the SDM.
-    it.todo('BOUND (unimplemented)');
   });
 });

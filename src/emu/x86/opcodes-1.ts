@@ -39,7 +39,7 @@ export function defineOneByteMap(t: OpcodeTable): void {
   t.def('58+r', 'pop', 'Zv', 'd64');
   t.def('60', 'pusha', '', 'i64');
   t.def('61', 'popa', '', 'i64');
-  t.def('62', 'bound', 'Gv,Ma', 'i64 noimpl');
+  t.def('62', 'bound', 'Gv,Ma', 'i64');
   t.def('63', 'arpl', 'Ew,Gw', 'i64');
   t.def('63', 'movsxd', 'Gv,Ed', 'o64');
   t.def('68', 'push', 'Iz', 'd64');

@@ -1,6 +1,7 @@
 /**
  * The rest of the integer set: ENTER, XLAT, FWAIT, INT1, and the instructions that exist only
- * outside 64-bit mode: PUSHA/POPA, the BCD adjustments (DAA DAS AAA AAS AAM AAD), ARPL, SALC
+ * outside 64-bit mode: PUSHA/POPA, the BCD adjustments (DAA DAS AAA AAS AAM AAD), ARPL, SALC,
+ * BOUND
  * (Intel SDM Vol. 2). INS/OUTS are here too: port I/O through the CPU's IoBus, element by
  * element, with REP.
  *
@@ -185,6 +186,18 @@ function arpl(cpu: Cpu, e: CachedInsn): void {
   } else cpu.setFlags(f);
 }
 
+/** BOUND Gv, Ma: #BR unless lower <= index <= upper (signed; the pair is in memory). */
+function bound(cpu: Cpu, e: CachedInsn): void {
+  const size = e.opsize === 2 ? 2 : 4;
+  cpu.ea(e);
+  const lo = cpu.eaLo;
+  const sign = (v: number) => (size === 2 ? (v << 16) >> 16 : v | 0);
+  const lower = sign(size === 2 ? cpu.read16(lo, 0) : cpu.read32(lo, 0));
+  const upper = sign(size === 2 ? cpu.read16((lo + 2) | 0, 0) : cpu.read32((lo + 4) | 0, 0));
+  const index = sign(cpu.getReg(e.reg, size, 0));
+  if (index < lower || index > upper) cpu.fault(5);
+}
+
 /** SALC: AL = CF ? 0xFF : 0. */
 function salc(cpu: Cpu): void {
   cpu.setReg(0, 1, cpu.getCF() ? 0xff : 0, 0, 0);
@@ -256,6 +269,7 @@ export function bindLegacy(op: Opcode): Binding | undefined {
     case 'aad': return [aamAad, 1];
     case 'arpl': return [arpl, 0];
     case 'salc': return [salc, 0];
+    case 'bound': return [bound, 0];
     case 'ins': return [insOuts, op.operands[0]!.size === 1 ? 2 : 0];
     case 'outs': return [insOuts, 1 | (op.operands[1]!.size === 1 ? 2 : 0)];
   }

@@ -34,7 +34,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'loope', 'loopne', 'jrcxz', 'jmp', 'call', 'ret', 'nop'],
   string: ['movs', 'cmps', 'stos', 'lods', 'scas'],
   // (most of these exist only outside 64-bit mode: fuzz them with --bits 32)
-  legacy: ['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc', 'pusha', 'popa', 'arpl', 'xlat', 'enter'],
+  legacy: ['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc', 'pusha', 'popa', 'arpl', 'xlat', 'enter', 'bound'],
 };
 
 /** Flags the SDM leaves undefined after each mnemonic (masked in the comparison). */
