@@ -401,3 +401,76 @@ describe('protected-mode (32-bit) system behaviour', () => {
     expect(cpu.lo(4)).toBe(0x70000);
   });
 });
+
+describe('descriptor-table and control-register instructions', () => {
+  it('LAR, LSL, VERR, VERW, SGDT, SIDT, STR, SLDT, SMSW and MOV CR/DR', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov ax, 0x40
+      ltr ax
+      mov ax, 0x28
+      lar ebx, ax             ; DPL-3 data segment: access rights
+      lsl ecx, ax             ; limit 4 GiB - 1 with G
+      verr ax
+      setz dl
+      verw ax
+      setz dh
+      mov ax, 0x10
+      verw ax                 ; code is not writable
+      setz sil
+      mov ax, 0x48            ; beyond the GDT limit... (0x4f: the TSS's upper half, a null-type entry)
+      lar r8d, ax
+      setz r9b
+      sgdt [0x7000]
+      sidt [0x7010]
+      str r10w
+      sldt r11w
+      smsw r12d
+      mov rax, 0x1234
+      mov dr0, rax
+      mov r13, dr0
+      mov r14, cr4
+      hlt`, 64);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.lo(3) >>> 0).toBe(0x00c0f300); // LAR: the upper half masked with 0x00F0FF00
+    expect(cpu.lo(1) >>> 0).toBe(0xffffffff);
+    expect(cpu.lo(2) & 0xffff).toBe(0x0101); // VERR and VERW both set ZF
+    expect(cpu.lo(6) & 0xff).toBe(0);
+    expect(cpu.lo(9) & 0xff).toBe(0); // LAR of a non-descriptor clears ZF
+    expect(cpu.dv.getUint16(RAM_OFFSET + 0x7000, true)).toBe(0x4f);
+    expect(cpu.dv.getUint32(RAM_OFFSET + 0x7002, true)).toBe(GDT);
+    expect(cpu.lo(10) & 0xffff).toBe(0x40);
+    expect(cpu.lo(11) & 0xffff).toBe(0);
+    expect(cpu.lo(12) & 1).toBe(1); // PE
+    expect(cpu.lo(13)).toBe(0x1234);
+    expect(cpu.lo(14)).toBe(CR4_PAE);
+  });
+
+  it('raises #GP for privileged instructions at CPL 3 and #UD for a bad control register', () => {
+    for (const insn of ['mov rax, cr0', 'mov cr3, rax', 'lgdt [0x7000]', 'wrmsr', 'hlt', 'cli', 'swapgs']) {
+      const cpu = machine();
+      enterLongMode(cpu);
+      cpu.stopOnFault = true;
+      load(cpu, `
+        mov rsp, 0x60000
+        push 0x28 | 3
+        push 0x70000
+        push 0x2
+        push 0x30 | 3
+        push user
+        iretq
+      user:
+        ${insn}`, 64);
+      cpu.run(50);
+      expect(cpu.stopVector, insn).toBe(13);
+    }
+    const cpu = machine();
+    enterLongMode(cpu);
+    cpu.stopOnFault = true;
+    load(cpu, 'db 0x0f, 0x20, 0xe8 ; mov rax, cr5', 64);
+    cpu.run(5);
+    expect(cpu.stopVector).toBe(6);
+  });
+});
