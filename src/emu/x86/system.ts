@@ -11,7 +11,7 @@
  * ordinary accesses.
  */
 import type { Cpu } from './cpu.ts';
-import { VEC_DF, VEC_GP, VEC_NP, VEC_PF, VEC_SS, VEC_TS } from './exceptions.ts';
+import { VEC_GP, VEC_NP, VEC_PF, VEC_SS, VEC_TS } from './exceptions.ts';
 import { IF, NT, RF, TF, VM } from './flags.ts';
 import { EFER_LMA } from './mmu.ts';
 import {

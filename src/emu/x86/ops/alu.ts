@@ -7,7 +7,7 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
-import { CF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_SUB } from '../flags.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
 
 export const ALU_ADD = 0;

@@ -25,7 +25,7 @@
  * addresses).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
-import { PREFIX_REP, PREFIX_REPNE, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS } from '../decoder.ts';
+import { PREFIX_REP, PREFIX_REPNE, SEG_DS, SEG_ES } from '../decoder.ts';
 import type { Binding, Handler } from '../exec.ts';
 import { DF } from '../flags.ts';
 import { ACCESS_READ, ACCESS_WRITE } from '../mmu.ts';
