@@ -77,6 +77,7 @@ export const MSR_SYSENTER_EIP = field('msr.sysenter_eip', 8);
 export const MSR_APIC_BASE = field('msr.apic_base', 8);
 export const MSR_KVM_WALL_CLOCK = field('msr.kvm_wall_clock', 8);
 export const MSR_KVM_SYSTEM_TIME = field('msr.kvm_system_time', 8);
+export const MSR_TSC_AUX = field('msr.tsc_aux', 8);
 
 /** SSE state: XMM0-15 (16 bytes each) and MXCSR. */
 export const XMM = field('xmm', 16 * 16, 16);

@@ -39,6 +39,12 @@ export class CachedInsn extends Insn {
    */
   next: CachedInsn | undefined = undefined;
   nextEpoch = -1;
+  /**
+   * The instruction crosses into another page. Such instructions are never cached or linked
+   * to: every execution fetches both pages again (their translations and SMC are then always
+   * current, whatever physical pages back them).
+   */
+  crossPage = false;
   branch: CachedInsn | undefined = undefined;
   branchEpoch = -1;
   branchLo = 0;
@@ -579,6 +585,7 @@ export class Cpu extends Mmu {
     if (phys >= this.ramSize) this.fault(13, 0); // executing from MMIO is not supported
     // Decode from the page; on NEED_MORE fetch the next page through the MMU (which may fault).
     const d = this.decodeScratch;
+    let crossing = false;
     decode(this.u8, RAM_OFFSET + phys, 4096 - off, bits, d);
     if (d.status === DECODE_NEED_MORE) {
       const first = 4096 - off;
@@ -590,9 +597,7 @@ export class Cpu extends Mmu {
       if (phys2 >= this.ramSize) this.fault(13, 0);
       buf.set(this.u8.subarray(RAM_OFFSET + phys2, RAM_OFFSET + phys2 + 16), first);
       decode(buf, 0, first + 16, bits, d);
-      const page2 = Math.floor(phys2 / 4096);
-      this.hasCode[page2] = 1;
-      this.codePages[page2] ??= [];
+      crossing = true;
     }
     if (d.status === DECODE_TOO_LONG) this.fault(13, 0);
     const e = new CachedInsn();
@@ -603,6 +608,10 @@ export class Cpu extends Mmu {
       const [handler, aux] = bindHandler(e);
       e.exec = handler;
       e.aux = aux;
+    }
+    if (crossing) {
+      e.crossPage = true;
+      return e;
     }
     const list = (this.codePages[page] ??= []) as (CachedInsn | undefined)[];
     list[off] = e;
@@ -638,7 +647,7 @@ export class Cpu extends Mmu {
           } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
             this.halted = false;
             const vector = this.interrupts.acknowledge();
-            if (!this.raise(vector, -1, false)) {
+            if (!this.raise(vector, -1, false, true)) {
               this.shutdown = true;
               return STOP_SHUTDOWN;
             }
@@ -653,7 +662,7 @@ export class Cpu extends Mmu {
         try {
           if (e === undefined) {
             e = this.fetch(ripLo, ripHi);
-            if (previous !== undefined) {
+            if (previous !== undefined && !e.crossPage) {
               if (previousFell) {
                 previous.next = e;
                 previous.nextEpoch = this.codeEpoch;
@@ -716,26 +725,39 @@ export class Cpu extends Mmu {
    * Delivers an exception or interrupt through the IDT, escalating to #DF and to a triple
    * fault (returns false: shutdown) as the SDM says. RIP in the state block is the return address.
    */
-  raise(vector: number, errorCode: number, software: boolean): boolean {
+  raise(vector: number, errorCode: number, software: boolean, external = false): boolean {
+    // INT n and external interrupts are benign first events (SDM Table 6-4): a fault while
+    // delivering them is handled on its own, never as #DF; they push no error code.
+    let benign = software || external;
     for (;;) {
       try {
-        deliver(this, vector, hasErrorCode(vector) && !software ? Math.max(errorCode, 0) : -1, software);
+        deliver(this, vector, hasErrorCode(vector) && !benign ? Math.max(errorCode, 0) : -1, software);
         return true;
       } catch (err) {
         if (err !== CPU_FAULT) throw err;
         if (vector === VEC_DF) return false; // triple fault
         const second = this.faultVector;
-        if (isDoubleFault(vector, second)) {
+        if (software) {
+          // The fault belongs to the INT instruction itself: report it there.
+          this.i32[I_RIP] = this.softwareIntLo;
+          this.i32[I_RIP + 1] = this.softwareIntHi;
+        }
+        if (!benign && isDoubleFault(vector, second)) {
           vector = VEC_DF;
           errorCode = 0;
         } else {
-          vector = second; // benign: the second exception is handled instead
+          vector = second; // the second exception is handled instead
           errorCode = this.faultError;
         }
         software = false;
+        benign = false;
       }
     }
   }
+
+  /** RIP of the INT n instruction being delivered (for a fault during its delivery). */
+  softwareIntLo = 0;
+  softwareIntHi = 0;
 }
 
 function raiseUD(cpu: Cpu): void {

@@ -125,3 +125,33 @@ describe('page walks', () => {
     expect(access(m, 0x5000, 0, ACCESS_READ)).toBe('ok:a000');
   });
 });
+
+describe('review fixes', () => {
+  it('INVLPG drops every cached piece of a large page', () => {
+    const m = mmu('long');
+    entry(m, 0x1000, 0x2000 | P | RW);
+    entry(m, 0x2000, 0x3000 | P | RW);
+    entry(m, 0x3000 + 8, 0x400000 | P | RW | PS); // linear 0x200000: 2 MiB page
+    expect(access(m, 0x201000, 0, ACCESS_READ)).toBe('ok:401000');
+    expect(access(m, 0x300000, 0, ACCESS_READ)).toBe('ok:500000');
+    entry(m, 0x3000 + 8, 0); // unmapped now
+    m.flushPage(0x200000, 0);
+    expect(access(m, 0x300000, 0, ACCESS_READ)).toBe('#14:0');
+  });
+
+  it('uses CR3 bits 31:5 as the PDPT address under PAE paging', () => {
+    const m = mmu('pae');
+    m.i32[CR3 >> 2] = 0x1020; // 32-byte aligned, not page aligned
+    entry(m, 0x1020, 0x2000 | P);
+    entry(m, 0x2000, 0x400000 | P | RW | PS);
+    expect(access(m, 0x1234, 0, ACCESS_READ)).toBe('ok:401234');
+  });
+
+  it('sets the accessed bit of a 4 KiB PTE on a read under 32-bit paging', () => {
+    const m = mmu('32');
+    entry(m, 0x1000, 0x5000 | P | RW, 0, 4);
+    entry(m, 0x5000 + 4 * 3, 0x7000 | P | RW, 0, 4);
+    expect(access(m, 0x3000, 0, ACCESS_READ)).toBe('ok:7000');
+    expect(read(m, 0x500c) & A).toBe(A);
+  });
+});

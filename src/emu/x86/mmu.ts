@@ -46,6 +46,10 @@ export const TLB_USER_READ = 8;
 export const TLB_USER_WRITE = 16;
 export const TLB_USER_EXEC = 32;
 export const TLB_GLOBAL = 64;
+/** Bits 7-8: the entry is a 4 KiB piece of a larger page (1: 2 MiB, 2: 1 GiB, 3: 4 MiB). */
+const TLB_LARGE_SHIFT = 7;
+const TLB_LARGE_MASK = 3 << TLB_LARGE_SHIFT;
+const LARGE_PAGE_SHIFTS = [12, 21, 30, 22];
 
 /** Access kinds for translate(). */
 export const ACCESS_READ = 0;
@@ -153,6 +157,7 @@ export class Mmu {
   /** Drops every entry (or every non-global one). */
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
+    if (includingGlobal) this.largeInTlb = false;
     i32[ATTENTION >> 2] = 1;
     this.codeEpoch++; // instruction links assume unchanged translations
     const tag = TLB_TAG_LO >> 2;
@@ -162,13 +167,26 @@ export class Mmu {
     }
   }
 
-  /** INVLPG: drops the entry of one linear page. */
+  /** Whether the TLB may hold pieces of large pages (INVLPG must then drop all of them). */
+  private largeInTlb = false;
+  /** Size code of the page the current walk ends in (see TLB_LARGE_SHIFT). */
+  private walkSize = 0;
+
+  /** INVLPG: drops the translation of the page holding (lo, hi), a large page included. */
   flushPage(lo: number, hi: number): void {
-    this.i32[ATTENTION >> 2] = 1;
+    const i32 = this.i32;
+    i32[ATTENTION >> 2] = 1;
     this.codeEpoch++;
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
-    if (this.i32[this.tlbIndexBase + idx] === lo >>> 12 && this.i32[(TLB_TAG_HI >> 2) + idx] === hi) {
-      this.i32[this.tlbIndexBase + idx] = -1;
+    if (i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi) i32[T_TAG_LO + idx] = -1;
+    if (!this.largeInTlb) return;
+    // A large page is cached as 4 KiB pieces in many slots: drop every piece of a large page
+    // that contains this address.
+    for (let i = 0; i < TLB_ENTRIES; i++) {
+      const size = (i32[T_FLAGS + i]! & TLB_LARGE_MASK) >>> TLB_LARGE_SHIFT;
+      if (size === 0 || i32[T_TAG_LO + i] === -1 || i32[T_TAG_HI + i] !== hi) continue;
+      const shift = LARGE_PAGE_SHIFTS[size]!;
+      if (i32[T_TAG_LO + i]! >>> (shift - 12) === lo >>> shift) i32[T_TAG_LO + i] = -1;
     }
   }
 
@@ -203,6 +221,7 @@ export class Mmu {
     const cr4 = i32[CR4 >> 2]!;
     const efer = i32[EFER >> 2]!;
     const longMode = (efer & EFER_LMA) !== 0;
+    this.walkSize = 0;
     if (longMode && (hi >> 15 !== 0 && hi >> 15 !== -1)) this.fault(this.nonCanonicalVector, 0);
     const nxe = (efer & EFER_NXE) !== 0;
     const write = access === ACCESS_WRITE;
@@ -250,6 +269,7 @@ export class Mmu {
           // Address bits 32-51 come from the high half (no RAM there in this version: MMIO/unmapped).
           phys = (pteHi & 0xfffff) * 0x1_0000_0000 + (((pte & frameMask) | (lo & ((1 << pageShift) - 1) & ~0xfff)) >>> 0);
           global = (pte & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
+          this.walkSize = level === 3 ? 0 : level === 2 ? 1 : 2;
           return this.finishWalk(idx, lo, hi, access, phys, pteAddr, pte, rw, us, nx, global, cr0, errBase, pf);
         }
         table = (pte & ~0xfff) >>> 0;
@@ -266,6 +286,7 @@ export class Mmu {
     if ((pde & PTE_PS) && (cr4 & CR4_PSE)) {
       phys = ((pde & 0xffc00000) | (lo & 0x3ff000)) >>> 0;
       global = (pde & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
+      this.walkSize = 3;
       return this.finishWalk(idx, lo, hi, access, phys, pdeAddr, pde, rw, us, false, global, cr0, errBase, pf);
     }
     pteAddr = ((pde & ~0xfff) + (((lo >>> 12) & 0x3ff) << 2)) >>> 0;
@@ -273,6 +294,7 @@ export class Mmu {
     if ((pte & PTE_P) === 0) return pf(false);
     if ((pte & PTE_RW) === 0) rw = false;
     if ((pte & PTE_US) === 0) us = false;
+    if ((pte & PTE_A) === 0) this.physWrite32(pteAddr, pte | PTE_A);
     global = (pte & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
     return this.finishWalk(idx, lo, hi, access, (pte & ~0xfff) >>> 0, pteAddr, pte, rw, us, false, global, cr0, errBase, pf);
   }
@@ -301,6 +323,10 @@ export class Mmu {
         if (dirty && rw) flags |= TLB_USER_WRITE;
       }
       if (global) flags |= TLB_GLOBAL;
+      if (this.walkSize !== 0) {
+        flags |= this.walkSize << TLB_LARGE_SHIFT;
+        this.largeInTlb = true;
+      }
       this.fillTlb(idx, lo, hi, physPage, flags);
     }
     return physPage + (lo & 0xfff);
@@ -354,12 +380,7 @@ export class Mmu {
   codeWritten(page: number): void {
     if (!this.hasCode[page]) return;
     this.hasCode[page] = 0;
-    this.codePages[page] = undefined;
-    // An instruction that started on the previous page may extend into this one.
-    if (page > 0 && this.hasCode[page - 1]) {
-      this.hasCode[page - 1] = 0;
-      this.codePages[page - 1] = undefined;
-    }
+    this.codePages[page] = undefined; // (instructions that cross pages are never cached)
     this.i32[ATTENTION >> 2] = this.i32[ATTENTION >> 2]! | 1;
     this.codeEpoch++;
   }

@@ -474,3 +474,45 @@ describe('descriptor-table and control-register instructions', () => {
     expect(cpu.stopVector).toBe(6);
   });
 });
+
+describe('benign software interrupts', () => {
+  it('a #GP while delivering INT 14 from ring 3 is a #GP at the INT instruction, not a #DF', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov ax, 0x40
+      ltr ax
+      mov qword [0x5000 + 4], 0x80000
+      lidt [idtr]
+      gate 14, pf_handler, 0x8e00   ; DPL 0: INT 14 from ring 3 must #GP
+      gate 13, gp_handler, 0x8e00
+      gate 8, df_handler, 0x8e00
+      push 0x28 | 3
+      push 0x70000
+      push 0x2
+      push 0x30 | 3
+      push user
+      iretq
+    user:
+      int 14
+    pf_handler:
+      hlt
+    df_handler:
+      mov r15, 8
+      hlt
+    gp_handler:
+      pop r10                ; error code
+      pop r11                ; the faulting RIP
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(200)).toBe(STOP_HALT);
+    expect(cpu.lo(15)).toBe(0); // no #DF
+    expect(cpu.lo(10)).toBe(14 * 8 + 2); // IDT entry, not external
+    const userLabel = CODE + 0; // the INT is at 'user'; check it is the INT, not after it
+    expect(cpu.u8[RAM_OFFSET + cpu.lo(11)]).toBe(0xcd);
+    expect(cpu.lo(11)).toBeGreaterThan(userLabel);
+  });
+});

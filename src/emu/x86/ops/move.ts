@@ -7,6 +7,7 @@ import { signExtend, type CachedInsn, type Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
 import { AC, ARITH, DF, ID, IF, IOPL, NT, OF, TF } from '../flags.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
+import { ATTENTION } from '../../state-layout.ts';
 
 function size(e: CachedInsn, byte: number): number {
   return byte ? 1 : e.opsize;
@@ -210,7 +211,9 @@ function popf(cpu: Cpu, e: CachedInsn): void {
   if (cpu.cpl === 0) writable |= IOPL | IF;
   else if (cpu.cpl <= ((old & IOPL) >> 12)) writable |= IF;
   if (e.opsize === 2) writable &= 0xffff;
-  cpu.setFlags((old & ~writable) | (v & writable));
+  const f = (old & ~writable) | (v & writable);
+  cpu.setFlags(f);
+  if (f & ~old & IF) cpu.i32[ATTENTION >> 2] = 1; // interrupts enabled: look for a pending one
 }
 
 function leave(cpu: Cpu, e: CachedInsn): void {

@@ -22,7 +22,7 @@ import {
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
   MSR_KERNEL_GS_BASE, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_LSTAR, MSR_PAT, MSR_SFMASK, MSR_STAR,
-  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_OFFSET, RIP, SEGS, SEG_BASE, SEG_LDTR_INDEX,
+  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RIP, SEGS, SEG_BASE, SEG_LDTR_INDEX,
   SEG_STRIDE, SEG_TR_INDEX,
 } from '../../state-layout.ts';
 
@@ -42,6 +42,8 @@ function setRip(cpu: Cpu, lo: number, hi: number): void {
 
 function intN(cpu: Cpu, e: CachedInsn): void {
   // The return address is the next instruction; delivery happens here, not as a fault.
+  cpu.softwareIntLo = cpu.i32[RIP >> 2]!;
+  cpu.softwareIntHi = cpu.i32[(RIP >> 2) + 1]!;
   cpu.i32[RIP >> 2] = cpu.nextLo;
   cpu.i32[(RIP >> 2) + 1] = cpu.nextHi;
   const vector = e.aux === 1 ? 3 : e.aux === 2 ? 4 : e.imm & 0xff;
@@ -366,7 +368,7 @@ export function writeCr(cpu: Cpu, cr: number, lo: number, hi: number): void {
     }
     case 2: i32[CR2 >> 2] = lo; i32[(CR2 >> 2) + 1] = hi; return;
     case 3:
-      i32[CR3 >> 2] = lo & ~0xfe7; // PWT/PCD kept, PCID not supported
+      i32[CR3 >> 2] = lo; // the walk masks what each paging mode uses (PAE: bits 31:5)
       i32[(CR3 >> 2) + 1] = hi;
       cpu.flushTlb(false);
       return;
@@ -401,13 +403,12 @@ const MSR_FIELDS = new Map<number, number>([
   [0xc000_0081, MSR_STAR], [0xc000_0082, MSR_LSTAR], [0xc000_0083, MSR_CSTAR], [0xc000_0084, MSR_SFMASK],
   [0xc000_0102, MSR_KERNEL_GS_BASE], [0x277, MSR_PAT], [0x174, MSR_SYSENTER_CS], [0x175, MSR_SYSENTER_ESP],
   [0x176, MSR_SYSENTER_EIP], [0x1b, MSR_APIC_BASE], [0x4b56_4d00, MSR_KVM_WALL_CLOCK],
-  [0x4b56_4d01, MSR_KVM_SYSTEM_TIME],
+  [0x4b56_4d01, MSR_KVM_SYSTEM_TIME], [0xc000_0103, MSR_TSC_AUX],
 ]);
 const MSR_TSC = 0x10;
 const MSR_EFER = 0xc000_0080;
 const MSR_FS_BASE = 0xc000_0100;
 const MSR_GS_BASE = 0xc000_0101;
-const MSR_TSC_AUX = 0xc000_0103;
 
 /** Reads an MSR into [lo, hi]; undefined for an unknown MSR. */
 function readMsr(cpu: Cpu, msr: number): [number, number] | undefined {
@@ -417,7 +418,6 @@ function readMsr(cpu: Cpu, msr: number): [number, number] | undefined {
     case MSR_FS_BASE: return [cpu.segBaseLo(SEG_FS), cpu.segBaseHi(SEG_FS)];
     case MSR_GS_BASE: return [cpu.segBaseLo(SEG_GS), cpu.segBaseHi(SEG_GS)];
     case MSR_TSC: return tsc(cpu);
-    case MSR_TSC_AUX: return [0, 0];
   }
   const field = MSR_FIELDS.get(msr);
   if (field === undefined) return undefined;
@@ -490,10 +490,11 @@ function wrmsr(cpu: Cpu): void {
 }
 
 function rdtsc(cpu: Cpu, e: CachedInsn): void {
+  if (cpu.cpl !== 0 && (cpu.i32[CR4 >> 2]! & 4)) cpu.fault(GP, 0); // CR4.TSD
   const [lo, hi] = tsc(cpu);
   cpu.setReg(0, 4, lo, 0, 0);
   cpu.setReg(2, 4, hi, 0, 0);
-  if (e.aux) cpu.setReg(1, 4, 0, 0, 0); // RDTSCP: TSC_AUX (CPU number 0)
+  if (e.aux) cpu.setReg(1, 4, cpu.i32[MSR_TSC_AUX >> 2]!, 0, 0); // RDTSCP: ECX = TSC_AUX
 }
 
 const cpuidOut = new Int32Array(4);
