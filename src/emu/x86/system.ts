@@ -192,11 +192,16 @@ export function loadSystemSegment(cpu: Cpu, which: number, selector: number): vo
   const [lo, hi, aLo, aHi] = readDescriptor(cpu, selector);
   const attrs = descriptorAttrs(hi);
   const type = attrs & ATTR_TYPE_MASK;
-  const ok = which === SEG_TR_INDEX ? (type === 9 || type === 1) : type === 2;
+  // An available TSS (a 16-bit one only outside long mode) or an LDT.
+  const ok = which === SEG_TR_INDEX ? type === 9 || (type === 1 && !cpu.longMode) : type === 2;
   if ((attrs & ATTR_S) || !ok) cpu.fault(VEC_GP, selector & ~3);
   if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
   let baseHi = 0;
-  if (cpu.longMode) baseHi = cpu.read32(aLo + 8, aHi);
+  if (cpu.longMode) {
+    // 16-byte descriptor in long mode: its upper half must be inside the GDT too.
+    if ((selector & ~7) + 15 > cpu.i32[GDTR_LIMIT >> 2]!) cpu.fault(VEC_GP, selector & ~3);
+    baseHi = cpu.read32(aLo + 8, aHi);
+  }
   if (which === SEG_TR_INDEX) {
     // Mark the TSS busy.
     cpu.write32(aLo + 4, aHi, hi | 0x200);

@@ -456,7 +456,9 @@ function writeMsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
   }
   const field = MSR_FIELDS.get(msr);
   if (field === undefined) return false;
-  if ((msr === 0xc000_0102 || msr === 0x175 || msr === 0x176) && hi >> 15 !== 0 && hi >> 15 !== -1) return false;
+  // Address MSRs must hold canonical addresses (#GP otherwise).
+  const isAddress = msr === 0xc000_0102 || msr === 0x175 || msr === 0x176 || msr === 0xc000_0082 || msr === 0xc000_0083;
+  if (isAddress && hi >> 15 !== 0 && hi >> 15 !== -1) return false;
   i32[field >> 2] = lo;
   i32[(field >> 2) + 1] = hi;
   cpu.onMsrWrite?.(msr, lo, hi);
