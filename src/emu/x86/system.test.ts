@@ -516,3 +516,38 @@ describe('benign software interrupts', () => {
     expect(cpu.lo(11)).toBeGreaterThan(userLabel);
   });
 });
+
+describe('far transfers are all or nothing', () => {
+  it('IRETQ with a bad SS faults at the IRETQ with CS, CPL and RSP unchanged', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      lidt [idtr]
+      gate 13, gp_handler, 0x8e00
+      push 0x18 | 3            ; SS: a DPL-0 data segment, wrong for ring 3
+      push 0x70000
+      push 0x2
+      push 0x30 | 3            ; CS: ring-3 code
+      push 0x1234
+    bad_iret:
+      iretq
+    gp_handler:
+      pop r10                  ; error code
+      pop r11                  ; RIP
+      pop r12                  ; CS
+      mov r13, rsp
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.lo(10)).toBe(0x18); // #GP(SS selector)
+    expect(cpu.u8[RAM_OFFSET + cpu.lo(11)]).toBe(0x48); // RIP at the IRETQ (REX.W CF)
+    expect(cpu.lo(12)).toBe(0x10); // from kernel CS: nothing changed before the fault
+    expect(cpu.cpl).toBe(0);
+    // Same stack: the IRET frame (RSP 0x5ffd8) untouched, the #GP frame below it at the
+    // 16-byte aligned 0x5ffd0 (six qwords), three of them popped by the handler.
+    expect(cpu.lo(13)).toBe(0x5ffd0 - 48 + 24);
+  });
+});

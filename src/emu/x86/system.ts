@@ -386,6 +386,41 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   cpu.i32[(RIP >> 2) + 1] = 0;
 }
 
+/**
+ * CS, SS, CPL, RFLAGS and RSP, saved before a far transfer (IRET, far RET/CALL) changes them,
+ * so that a fault in its later checks can put everything back: the SDM reports such faults
+ * at the instruction, with nothing changed.
+ */
+export interface TransferSnapshot {
+  readonly segs: Int32Array;
+  readonly cpl: number;
+  readonly flags: number;
+  readonly spLo: number;
+  readonly spHi: number;
+}
+
+export function snapshotTransfer(cpu: Cpu): TransferSnapshot {
+  const at = (SEGS + SEG_CS * SEG_STRIDE) >> 2;
+  // CS and SS are adjacent (1 and 2): one copy of both.
+  return {
+    segs: cpu.i32.slice(at, at + (2 * SEG_STRIDE) / 4),
+    cpl: cpu.cpl,
+    flags: cpu.getFlags(),
+    spLo: cpu.lo(4),
+    spHi: cpu.hi64(4),
+  };
+}
+
+export function restoreTransfer(cpu: Cpu, snap: TransferSnapshot): void {
+  cpu.i32.set(snap.segs, (SEGS + SEG_CS * SEG_STRIDE) >> 2);
+  updateCodeBits(cpu);
+  cpu.cpl = snap.cpl;
+  cpu.setFlags(snap.flags);
+  cpu.set64(4, snap.spLo, snap.spHi);
+  cpu.i32[ATTENTION >> 2] = 1;
+  cpu.codeEpoch++;
+}
+
 /** Whether an exception vector pushes an error code. */
 export function hasErrorCode(vector: number): boolean {
   return HAS_ERROR_CODE.has(vector);

@@ -17,7 +17,7 @@ import {
 import { K, type Opcode } from '../opcode-table.ts';
 import {
   ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment, loadDataSegment,
-  loadSystemSegment, segAttrs, segSelector, setSegment, updateCodeBits,
+  loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment, snapshotTransfer, updateCodeBits,
 } from '../system.ts';
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
@@ -57,7 +57,18 @@ function intN(cpu: Cpu, e: CachedInsn): void {
   cpu.nextHi = cpu.i32[(RIP >> 2) + 1]!;
 }
 
+/** IRET: all or nothing (a fault restores CS, SS, CPL, RFLAGS and RSP). */
 function iret(cpu: Cpu, e: CachedInsn): void {
+  const snap = snapshotTransfer(cpu);
+  try {
+    iretInner(cpu, e);
+  } catch (err) {
+    restoreTransfer(cpu, snap);
+    throw err;
+  }
+}
+
+function iretInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   const old = cpu.getFlags();
   if (!cpu.longMode && (old & NT)) cpu.fault(GP, 0); // task return: not supported
@@ -119,7 +130,18 @@ function clearDataSegmentsForOuterLevel(cpu: Cpu, cpl: number): void {
 // ---- far transfers ----------------------------------------------------------------------------
 
 /** JMPF/CALLF: aux bit 0 = call, bit 1 = memory operand (else Ap immediate). */
+/** Far JMP/CALL: all or nothing (a fault restores CS, SS, CPL, RFLAGS and RSP). */
 function farTransfer(cpu: Cpu, e: CachedInsn): void {
+  const snap = snapshotTransfer(cpu);
+  try {
+    farTransferInner(cpu, e);
+  } catch (err) {
+    restoreTransfer(cpu, snap);
+    throw err;
+  }
+}
+
+function farTransferInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   let offLo: number;
   let offHi = 0;
@@ -154,7 +176,18 @@ function farTransfer(cpu: Cpu, e: CachedInsn): void {
   setRip(cpu, offLo, cpu.codeBits === 64 ? offHi : 0);
 }
 
+/** RETF: all or nothing (a fault restores CS, SS, CPL, RFLAGS and RSP). */
 function retf(cpu: Cpu, e: CachedInsn): void {
+  const snap = snapshotTransfer(cpu);
+  try {
+    retfInner(cpu, e);
+  } catch (err) {
+    restoreTransfer(cpu, snap);
+    throw err;
+  }
+}
+
+function retfInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   const ripLo = cpu.pop(size);
   const ripHi = size === 8 ? cpu.hi : 0;
