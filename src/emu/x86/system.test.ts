@@ -64,6 +64,15 @@ const GATE_MACRO = `
   mov dword [0x6000 + %1*16 + 4], (((%2 - $$ + ORG) & 0xffff0000) | %3)
   mov dword [0x6000 + %1*16 + 8], 0
 %endmacro
+; to_user LABEL, RFLAGS: IRETQ to ring 3 (CS 0x33, SS 0x2b, RSP 0x70000) at LABEL
+%macro to_user 2
+  push 0x28 | 3
+  push 0x70000
+  push %2
+  push 0x30 | 3
+  push %1
+  iretq
+%endmacro
 `;
 
 function load(cpu: Cpu, source: string, bits: 32 | 64): void {
@@ -120,12 +129,7 @@ describe('system behaviour', () => {
       mov qword [0x5000 + 4], 0x80000
       lidt [idtr]
       gate 14, pf_handler, 0x8e00
-      push 0x28 | 3          ; SS
-      push 0x70000           ; RSP (user)
-      push 0x202             ; RFLAGS
-      push 0x30 | 3          ; CS
-      push user
-      iretq
+      to_user user, 0x202
     user:
       mov rbx, 0x1234
       mov qword [0x700000], rbx  ; unmapped (above 4 MiB): #PF
@@ -168,12 +172,7 @@ describe('system behaviour', () => {
       mov eax, 0x200
       xor edx, edx
       wrmsr
-      push 0x28 | 3
-      push 0x70000
-      push 0x202
-      push 0x30 | 3
-      push user
-      iretq
+      to_user user, 0x202
     user:
       mov rax, 41
       syscall
@@ -205,12 +204,7 @@ describe('system behaviour', () => {
       ; vector 0x80: DPL3 trap gate, IST1; vector 13 (#GP): DPL0 interrupt gate
       gate 0x80, syscall80, 0xef01
       gate 13, gp_handler, 0x8e00
-      push 0x28 | 3
-      push 0x70000
-      push 0x202
-      push 0x30 | 3
-      push user
-      iretq
+      to_user user, 0x202
     user:
       int 0x80
       int 0x81               ; an empty gate (type 0): #GP(0x81 * 8 + 2)
@@ -455,12 +449,7 @@ describe('descriptor-table and control-register instructions', () => {
       cpu.stopOnFault = true;
       load(cpu, `
         mov rsp, 0x60000
-        push 0x28 | 3
-        push 0x70000
-        push 0x2
-        push 0x30 | 3
-        push user
-        iretq
+        to_user user, 0x2
       user:
         ${insn}`, 64);
       cpu.run(50);
@@ -488,12 +477,7 @@ describe('benign software interrupts', () => {
       gate 14, pf_handler, 0x8e00   ; DPL 0: INT 14 from ring 3 must #GP
       gate 13, gp_handler, 0x8e00
       gate 8, df_handler, 0x8e00
-      push 0x28 | 3
-      push 0x70000
-      push 0x2
-      push 0x30 | 3
-      push user
-      iretq
+      to_user user, 0x2
     user:
       int 14
     pf_handler:
