@@ -84,6 +84,7 @@ const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
 
 // Int32 indexes of the hottest state fields as literals, so that V8 folds them into the
 // code (imported bindings are loaded on every use). Checked against state-layout.ts below.
+const I_GPR = 0;
 const I_RIP = 32;
 const I_RFLAGS = 34;
 const I_LAZY_OP = 35;
@@ -94,7 +95,7 @@ const I_LAZY_DST = 40;
 const I_LAZY_SRC = 42;
 const I_CODE_BITS = 123;
 const I_ATTENTION = 217;
-if (I_RIP !== RIP >> 2 || I_RFLAGS !== RFLAGS >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 ||
+if (I_GPR !== GPR >> 2 || I_RIP !== RIP >> 2 || I_RFLAGS !== RFLAGS >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 ||
   I_LAZY_AUX !== LAZY_AUX >> 2 || I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 ||
   I_LAZY_SRC !== LAZY_SRC >> 2 || I_CODE_BITS !== CODE_BITS >> 2 || I_ATTENTION !== ATTENTION >> 2) {
   throw new Error('cpu.ts: the literal state indexes no longer match state-layout.ts');
@@ -141,7 +142,6 @@ export class Cpu extends Mmu {
   /** Called after a WRMSR the CPU stored (the machine watches kvmclock and APIC MSRs). */
   onMsrWrite: ((msr: number, lo: number, hi: number) => void) | undefined = undefined;
 
-  private readonly g = GPR >> 2;
   private readonly decodeScratch = new CachedInsn();
   private readonly fetchBuf = new Uint8Array(32);
 
@@ -155,52 +155,46 @@ export class Cpu extends Mmu {
 
   /** Low and high 32 bits of a 64-bit register. */
   lo(r: number): number {
-    return this.i32[this.g + 2 * r]!;
+    return this.i32[I_GPR + 2 * r]!;
   }
   hi64(r: number): number {
-    return this.i32[this.g + 2 * r + 1]!;
+    return this.i32[I_GPR + 2 * r + 1]!;
   }
   set64(r: number, lo: number, hi: number): void {
-    this.i32[this.g + 2 * r] = lo;
-    this.i32[this.g + 2 * r + 1] = hi;
+    this.i32[I_GPR + 2 * r] = lo;
+    this.i32[I_GPR + 2 * r + 1] = hi;
   }
 
   /** Reads a register of `size` bytes (1: with REX rules for AH..BH). 8 bytes: high half in this.hi. */
   getReg(r: number, size: number, rex: number): number {
     const i32 = this.i32;
-    switch (size) {
-      case 1:
-        if (rex === 0 && r >= 4 && r < 8) return (i32[this.g + 2 * (r - 4)]! >>> 8) & 0xff;
-        return i32[this.g + 2 * r]! & 0xff;
-      case 2: return i32[this.g + 2 * r]! & 0xffff;
-      case 4: return i32[this.g + 2 * r]!;
-      default:
-        this.hi = i32[this.g + 2 * r + 1]!;
-        return i32[this.g + 2 * r]!;
+    const at = I_GPR + 2 * r;
+    if (size === 8) {
+      this.hi = i32[at + 1]!;
+      return i32[at]!;
     }
+    if (size === 4) return i32[at]!;
+    if (size === 2) return i32[at]! & 0xffff;
+    if (rex === 0 && r >= 4 && r < 8) return (i32[at - 8]! >>> 8) & 0xff; // AH CH DH BH
+    return i32[at]! & 0xff;
   }
 
   /** Writes a register of `size` bytes: 4 zero-extends to 64 bits, 1 and 2 merge. */
   setReg(r: number, size: number, lo: number, hi: number, rex: number): void {
     const i32 = this.i32;
-    const at = this.g + 2 * r;
-    switch (size) {
-      case 1:
-        if (rex === 0 && r >= 4 && r < 8) {
-          const a = this.g + 2 * (r - 4);
-          i32[a] = (i32[a]! & ~0xff00) | ((lo & 0xff) << 8);
-        } else i32[at] = (i32[at]! & ~0xff) | (lo & 0xff);
-        return;
-      case 2:
-        i32[at] = (i32[at]! & ~0xffff) | (lo & 0xffff);
-        return;
-      case 4:
-        i32[at] = lo;
-        i32[at + 1] = 0;
-        return;
-      default:
-        i32[at] = lo;
-        i32[at + 1] = hi;
+    const at = I_GPR + 2 * r;
+    if (size === 8) {
+      i32[at] = lo;
+      i32[at + 1] = hi;
+    } else if (size === 4) {
+      i32[at] = lo;
+      i32[at + 1] = 0;
+    } else if (size === 2) {
+      i32[at] = (i32[at]! & ~0xffff) | (lo & 0xffff);
+    } else if (rex === 0 && r >= 4 && r < 8) {
+      i32[at - 8] = (i32[at - 8]! & ~0xff00) | ((lo & 0xff) << 8); // AH CH DH BH
+    } else {
+      i32[at] = (i32[at]! & ~0xff) | (lo & 0xff);
     }
   }
 
@@ -399,13 +393,13 @@ export class Cpu extends Mmu {
       lo = s | 0;
       hi = (this.nextHi + hi + (s > 0xffffffff ? 1 : 0)) | 0;
     } else if (e.base >= 0) {
-      const s = (this.i32[this.g + 2 * e.base]! >>> 0) + (lo >>> 0);
+      const s = (this.i32[I_GPR + 2 * e.base]! >>> 0) + (lo >>> 0);
       lo = s | 0;
-      hi = (this.i32[this.g + 2 * e.base + 1]! + hi + (s > 0xffffffff ? 1 : 0)) | 0;
+      hi = (this.i32[I_GPR + 2 * e.base + 1]! + hi + (s > 0xffffffff ? 1 : 0)) | 0;
     }
     if (e.index >= 0) {
-      let iLo = this.i32[this.g + 2 * e.index]!;
-      let iHi = this.i32[this.g + 2 * e.index + 1]!;
+      let iLo = this.i32[I_GPR + 2 * e.index]!;
+      let iHi = this.i32[I_GPR + 2 * e.index + 1]!;
       const sc = e.scale;
       if (sc) {
         iHi = (iHi << sc) | (iLo >>> (32 - sc));
