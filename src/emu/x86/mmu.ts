@@ -125,8 +125,6 @@ export class Mmu {
   codePages: (unknown[] | undefined)[] = [];
   readonly hasCode: Uint8Array;
 
-  /** Results of translate(): physical address. */
-  private tlbIndexBase = TLB_TAG_LO >> 2;
   /** Current access masks (depend on CPL). */
   readMask = TLB_READ;
   writeMask = TLB_WRITE;

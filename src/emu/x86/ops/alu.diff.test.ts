@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, describeBytes } from '../testing/differential.ts';
 
 // ALU family against the host CPU: every ALU form with random and edge operands, register and
 // memory operands, 8/16/32/64-bit, with and without REX.
@@ -10,11 +8,6 @@ import { Rng, differential, type DiffCase } from '../testing/differential.ts';
 const DATA_PTR = NATIVE_DATA_ADDR + 0x100n;
 const STACK = NATIVE_DATA_ADDR + 0x8000n;
 
-function describeBytes(code: Uint8Array): string {
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
-  return formatInsn(d, 0x2000_0000n);
-}
 
 /** One instruction: [prefixes] opcode ModRM [disp8] [imm], register or [rdi+disp8] operand. */
 function makeCase(rng: Rng, opcode: number[], regField: number | undefined, immBytes: number, flagMask: number): DiffCase {

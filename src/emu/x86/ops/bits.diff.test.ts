@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen, describeBytes } from '../testing/differential.ts';
 
 // Bit instructions and atomic exchanges against the host CPU: BT BTS BTR BTC (register and imm8
 // offsets; memory operands with signed register offsets reaching far before and after the
@@ -32,11 +30,6 @@ const ALL = 0xcd5;
 const CF = 0x1;
 const ZF = 0x40;
 
-function describeBytes(code: Uint8Array): string {
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
-  return formatInsn(d, 0x2000_0000n);
-}
 
 interface Form {
   code: Uint8Array;

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase } from '../testing/differential.ts';
+import { Rng, describeBytes, differential, type DiffCase } from '../testing/differential.ts';
 
 // Data movement, stack and control flow against the host CPU.
 
@@ -11,15 +9,13 @@ const DATA_PTR = NATIVE_DATA_ADDR + 0x100n;
 
 function makeCase(rng: Rng, hex: string, setup: (gpr: bigint[]) => void = () => {}): DiffCase {
   const code = Uint8Array.from(hex.split(' ').filter(Boolean).map((h) => Number.parseInt(h, 16)));
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
   const gpr = Array.from({ length: 16 }, () => rng.value());
   gpr[4] = STACK;
   gpr[7] = DATA_PTR;
   setup(gpr);
   return {
     code,
-    what: formatInsn(d, 0x2000_0000n),
+    what: describeBytes(code),
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(2048),
   };

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen, describeBytes } from '../testing/differential.ts';
 
 // MUL IMUL DIV IDIV against the host CPU: every form (F6/F7 /4-/7, 0F AF, 69, 6B), 8/16/32/64-bit,
 // register and memory operands, random and edge operands, dividends built around the quotient
@@ -23,11 +21,6 @@ const M64 = (1n << 64n) - 1n;
 const CF_OF = 0x801;
 const ALL = 0xcd5;
 
-function describeBytes(code: Uint8Array): string {
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
-  return formatInsn(d, 0x2000_0000n);
-}
 
 /** One encoded instruction with its operand layout. */
 interface Form {

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, nativeAvailable } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, differential, type DiffCase, hostIsZen } from '../testing/differential.ts';
+import { Rng, differential, type DiffCase, hostIsZen, describeBytes } from '../testing/differential.ts';
 
 // Shifts and rotates against the host CPU: group 2 (C0 C1 D0 D1 D2 D3, all eight /r) and
 // SHLD/SHRD (0F A4 A5 AC AD), 8/16/32/64-bit, register and [rdi+disp8] operands, counts at
@@ -55,11 +53,6 @@ function flagMask(op: number, width: number, count: number, exact: boolean): num
 
 const EDGES = (width: number) => [0, 1, width - 1, width, width + 1, 31, 32, 33, 63, 64, 255];
 
-function describeBytes(code: Uint8Array): string {
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
-  return formatInsn(d, 0x2000_0000n);
-}
 
 interface Form {
   /** Opcode bytes (without ModRM). */

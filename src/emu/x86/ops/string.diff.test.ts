@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NATIVE_DATA_ADDR, NATIVE_DATA_SIZE, nativeAvailable, runNative } from '../../testing/native.ts';
 import { SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
-import { Insn, SEG_FS, SEG_GS, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
-import { Rng, compare, differential, type DiffCase } from '../testing/differential.ts';
+import { SEG_FS, SEG_GS } from '../decoder.ts';
+import { Rng, compare, differential, type DiffCase, describeBytes } from '../testing/differential.ts';
 import { UserMachine } from '../testing/user64.ts';
 
 // String instructions against the host CPU: MOVS CMPS STOS LODS SCAS in every size, with and
@@ -52,11 +51,6 @@ interface Spec {
   pre?: number[];
 }
 
-function describeBytes(code: Uint8Array): string {
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
-  return formatInsn(d, 0x2000_0000n);
-}
 
 function shuffle<T>(rng: Rng, a: T[]): T[] {
   for (let i = a.length - 1; i > 0; i--) {

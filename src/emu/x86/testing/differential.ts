@@ -4,9 +4,11 @@
  * arithmetic flags (minus those the SDM leaves undefined), memory and faults must agree.
  */
 import {
-  NATIVE_DATA_ADDR, nativeDataWindow, runNative, type NativeCase, type NativeResult,
+  NATIVE_CODE_ADDR, NATIVE_DATA_ADDR, nativeDataWindow, runNative, type NativeCase, type NativeResult,
 } from '../../testing/native.ts';
 import { readFileSync } from 'node:fs';
+import { Insn, decode } from '../decoder.ts';
+import { formatInsn } from '../disasm.ts';
 import { UserMachine, type EmulatedResult } from './user64.ts';
 
 export interface DiffCase extends NativeCase {
@@ -110,4 +112,11 @@ export function hostIsZen(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Intel-syntax text of the first instruction in `code`, as placed in the native code window. */
+export function describeBytes(code: Uint8Array, bits: 16 | 32 | 64 = 64): string {
+  const d = new Insn();
+  decode(code, 0, code.length, bits, d);
+  return formatInsn(d, NATIVE_CODE_ADDR);
 }

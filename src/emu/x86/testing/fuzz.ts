@@ -11,12 +11,10 @@
  * bits), moffs with 32-bit addresses.
  */
 import { NATIVE_DATA_ADDR } from '../../testing/native.ts';
-import { Insn, decode } from '../decoder.ts';
-import { formatInsn } from '../disasm.ts';
 import { unimplemented } from '../exec.ts';
 import { A, K, MAP_0F, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F3, SZ, type Opcode } from '../opcode-table.ts';
 import { OPCODES } from '../opcodes.ts';
-import type { DiffCase, Rng } from './differential.ts';
+import { describeBytes, type DiffCase, type Rng } from './differential.ts';
 
 /** Instruction families and the mnemonics in them. */
 export const FAMILIES: Record<string, readonly string[]> = {
@@ -114,28 +112,8 @@ export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
   }
   // Immediates: random bytes of the right sizes (operand size from the prefixes chosen).
   const opsize = sizeChoice === 2 ? 8 : sizeChoice === 1 && !sse ? 2 : 4;
-  for (const o of op.immediates) {
-    let n = 0;
-    if (o.kind === K.O) n = 8; // moffs64 (no 67 prefix here)
-    else if (o.kind === K.J) n = o.size === SZ.B ? 1 : 4;
-    else if (o.size === SZ.B) n = 1;
-    else if (o.size === SZ.W) n = 2;
-    else if (o.size === SZ.Z) n = opsize === 2 ? 2 : 4;
-    else if (o.size === SZ.V) n = opsize;
-    else n = 4;
-    if (o.kind === K.J) {
-      // Branch forward into a run of 'inc eax' (FF C0) that ends the code, so that both paths
-      // end at the end of the code and RAX tells which one was taken.
-      const disp = 2 * rng.below(FILLER + 1);
-      for (let i = 0; i < n; i++) bytes.push(i === 0 ? disp : 0);
-      continue;
-    }
-    for (let i = 0; i < n; i++) bytes.push(rng.below(256));
-  }
-  if (op.immediates.some((o) => o.kind === K.J)) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
+  pushImmediates(rng, op, bytes, opsize, 8);
   const code = Uint8Array.from(bytes);
-  const d = new Insn();
-  decode(code, 0, code.length, 64, d);
   const gpr = Array.from({ length: 16 }, () => rng.value());
   gpr[4] = STACK;
   gpr[7] = DATA_PTR;
@@ -146,7 +124,7 @@ export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
   if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
   return {
     code,
-    what: `${op.encoding} (${op.mnemonic}): ${formatInsn(d, 0x2000_0000n)}`,
+    what: `${op.encoding} (${op.mnemonic}): ${describeBytes(code)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
@@ -176,27 +154,8 @@ function randomCase32(rng: Rng, op: Opcode): DiffCase {
     if (mem) bytes.push(0x40 | (reg << 3) | 7, rng.below(0x80)); // [edi + disp8]
     else bytes.push(0xc0 | (reg << 3) | rng.below(8));
   }
-  const opsize = size16 ? 2 : 4;
-  for (const o of op.immediates) {
-    let n: number;
-    if (o.kind === K.O) n = 4; // moffs32
-    else if (o.kind === K.J) n = o.size === SZ.B ? 1 : opsize;
-    else if (o.size === SZ.B) n = 1;
-    else if (o.size === SZ.W) n = 2;
-    else if (o.size === SZ.Z || o.size === SZ.V) n = opsize;
-    else n = 4;
-    if (o.kind === K.J) {
-      // Forward into the 'inc eax' run that ends the code (see randomCase).
-      const disp = 2 * rng.below(FILLER + 1);
-      for (let i = 0; i < n; i++) bytes.push(i === 0 ? disp : 0);
-      continue;
-    }
-    for (let i = 0; i < n; i++) bytes.push(rng.below(256));
-  }
-  if (op.immediates.some((o) => o.kind === K.J)) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
+  pushImmediates(rng, op, bytes, size16 ? 2 : 4, 4);
   const code = Uint8Array.from(bytes);
-  const d = new Insn();
-  decode(code, 0, code.length, 32, d);
   // All 64 bits random: 32-bit code sees the low halves; the CPU keeps the high halves of what
   // it does not write (R8-R15 too) and zero-extends 32-bit results, as in 64-bit mode.
   const gpr = Array.from({ length: 16 }, () => rng.value());
@@ -211,11 +170,38 @@ function randomCase32(rng: Rng, op: Opcode): DiffCase {
   return {
     code,
     bits: 32,
-    what: `${op.encoding} (${op.mnemonic}, 32-bit): ${formatInsn(d, 0x2000_0000n)}`,
+    what: `${op.encoding} (${op.mnemonic}, 32-bit): ${describeBytes(code, 32)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
   };
+}
+
+/**
+ * Appends random immediates of the sizes the encoding implies (moffs as wide as the address
+ * size). A branch goes forward into a run of 'inc eax' (FF C0) appended after it, so that
+ * both paths end at the end of the code and RAX tells which one was taken.
+ */
+function pushImmediates(rng: Rng, op: Opcode, bytes: number[], opsize: number, adsize: number): void {
+  let branch = false;
+  for (const o of op.immediates) {
+    let n: number;
+    if (o.kind === K.O) n = adsize;
+    else if (o.kind === K.J) n = o.size === SZ.B ? 1 : adsize === 8 ? 4 : opsize;
+    else if (o.size === SZ.B) n = 1;
+    else if (o.size === SZ.W) n = 2;
+    else if (o.size === SZ.Z) n = opsize === 2 ? 2 : 4;
+    else if (o.size === SZ.V) n = opsize;
+    else n = 4;
+    if (o.kind === K.J) {
+      branch = true;
+      const disp = 2 * rng.below(FILLER + 1);
+      for (let i = 0; i < n; i++) bytes.push(i === 0 ? disp : 0);
+    } else {
+      for (let i = 0; i < n; i++) bytes.push(rng.below(256));
+    }
+  }
+  if (branch) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
 }
 
 /** The ModRM.reg value an entry's group encoding requires (e.g. "80 /5"), if any. */
