@@ -90,6 +90,31 @@ export const MXCSR = field('mxcsr', 4);
  */
 export const ATTENTION = field('attention', 4);
 
+/**
+ * x87 FPU state (Intel SDM Vol. 1, 8.1). The eight physical registers R0-R7, 16 bytes each:
+ * bytes 0-7 the 64-bit significand (with the explicit integer bit 63), bytes 8-9 the sign (bit
+ * 15) and the 15-bit biased exponent, bytes 10-15 unused. ST(i) is R[(TOP + i) & 7]. The MMX
+ * register MMi is the significand of R_i; an MMX write also sets R_i's bytes 8-9 to 0xFFFF.
+ */
+export const FPU_REGS = field('fpu.regs', 8 * 16, 16);
+/** Control word (FCW). */
+export const FPU_FCW = field('fpu.fcw', 4);
+/** Status word (FSW) including TOP in bits 11-13. */
+export const FPU_FSW = field('fpu.fsw', 4);
+/**
+ * Abridged tag byte, as FXSAVE stores it: bit i set when R_i is not empty. The full 2-bit tags
+ * (valid, zero, special) are derived from the register contents (FSTENV, FSAVE).
+ */
+export const FPU_TAGS = field('fpu.tags', 4);
+/** Last x87 opcode (11 bits), instruction pointer and data pointer (with their selectors). */
+export const FPU_FOP = field('fpu.fop', 4);
+export const FPU_FIP = field('fpu.fip', 8);
+export const FPU_FDP = field('fpu.fdp', 8);
+export const FPU_FCS = field('fpu.fcs', 4);
+export const FPU_FDS = field('fpu.fds', 4);
+/** Scratch space for SIMD operands (two 16-byte operands and a result), never guest-visible. */
+export const SIMD_SCRATCH = field('simd.scratch', 64, 16);
+
 /** Bytes used by the CPU state; the block is 4 KiB. */
 export const STATE_END = cursor;
 export const STATE_SIZE = 0x1000;

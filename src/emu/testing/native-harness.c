@@ -2,8 +2,8 @@
  * native-harness.c: the native side of virtlite's differential CPU tests.
  *
  * Runs x86-64 machine code on the host CPU (Linux, user mode, 64-bit, or 32-bit compatibility
- * mode) from a given register, flag, XMM and memory state, and reports the final state or the
- * fault. native.ts builds this
+ * mode) from a given register, flag, x87/MMX/SSE (an FXSAVE image) and memory state, and reports
+ * the final state or the fault. native.ts builds this
  * file with `gcc -O2 -fno-stack-protector -fcf-protection=none` and drives it; the emulator runs
  * the same bytes from the same state and the tests compare the two.
  *
@@ -34,17 +34,20 @@
  *   system calls (an exit would end the whole batch).
  *
  * Wire protocol, all integers little-endian.
- *   stdin:  header  u32 magic 0x314E4C56 ("VLN1"), u32 case_count, u32 timeout_ms, u32 0
+ *   stdin:  header  u32 magic 0x324E4C56 ("VLN2"), u32 case_count, u32 timeout_ms, u32 0
  *           case    u32 code_len, u32 data_len,
  *                   u64 gpr[16] (RAX RCX RDX RBX RSP RBP RSI RDI R8..R15),
- *                   u64 rflags, u32 mxcsr, u32 bits, u8 xmm[256] (XMM0..XMM15), -> 408 bytes
+ *                   u64 rflags, u32 bits, u32 0, u8 fx[512] (FXSAVE64 image), -> 664 bytes
  *                   u8 code[code_len], u8 data[data_len]
- *   stdout: header  u32 magic 0x31524C56 ("VLR1"), u32 case_count
+ *   stdout: header  u32 magic 0x32524C56 ("VLR2"), u32 case_count
  *           result  u32 signal (0: none; else the Linux signal number; 14 SIGALRM = timeout),
  *                   i32 vector (REG_TRAPNO; -1 without a fault and for a timeout),
  *                   u64 error_code (REG_ERR), u64 rip (absolute), u64 si_addr, i32 si_code, u32 0,
- *                   u64 gpr[16], u64 rflags, u32 mxcsr, u32 data_len, u8 xmm[256], -> 440 bytes
+ *                   u64 gpr[16], u64 rflags, u32 data_len, u32 0, u8 fx[512], -> 696 bytes
  *                   u8 data[data_len]
+ *           The FXSAVE image (Intel SDM Vol. 1, 10.5.1, 64-bit format) carries FCW FSW FTW
+ *           (abridged) FOP FIP FDP MXCSR, ST0-7 (at 32 + 16 i) and XMM0-15 (at 160 + 16 i). On
+ *           input the MXCSR_MASK field is ignored; reserved MXCSR bits are refused.
  *           The data is the final window with trailing zero bytes trimmed: data_len is one past
  *           the last non-zero byte (all bytes beyond it are zero).
  *           bits: the code size, 64 (or 0, the value of the field before it existed) for 64-bit
@@ -94,22 +97,21 @@
 #define FLAGS_IN_MASK 0xCD5UL /* CF PF AF ZF SF DF OF */
 #define FLAGS_FIXED 0x202UL   /* bit 1, IF */
 
-#define REQ_MAGIC 0x314E4C56u
-#define RES_MAGIC 0x31524C56u
-#define CASE_FIXED 408
-#define RESULT_FIXED 440
+#define REQ_MAGIC 0x324E4C56u
+#define RES_MAGIC 0x32524C56u
+#define CASE_FIXED 664
+#define RESULT_FIXED 696
+#define FX_MXCSR 24
 
 /* The asm below uses these offsets: keep them in sync. */
 struct vl_state {
-  uint64_t gpr[16];  /* 0   */
-  uint64_t rflags;   /* 128 */
-  uint32_t mxcsr;    /* 136 */
-  uint32_t pad;      /* 140 */
-  uint8_t xmm[256];  /* 144 */
+  uint64_t gpr[16];                    /* 0   */
+  uint64_t rflags;                     /* 128 */
+  uint64_t pad;                        /* 136 */
+  uint8_t fx[512] __attribute__((aligned(16))); /* 144: FXSAVE64 image */
 };
 _Static_assert(offsetof(struct vl_state, rflags) == 128, "layout");
-_Static_assert(offsetof(struct vl_state, mxcsr) == 136, "layout");
-_Static_assert(offsetof(struct vl_state, xmm) == 144, "layout");
+_Static_assert(offsetof(struct vl_state, fx) == 144, "layout");
 
 /* Shared with the asm (non-static so that the names survive). */
 __attribute__((used, aligned(64))) struct vl_state vl_in;
@@ -133,11 +135,11 @@ void vl_exit(void);
 
 /*
  * vl_enter: called from C. Saves the host's callee-saved registers, RFLAGS, RSP, MXCSR and x87
- * control word, loads the case state from vl_in and jumps to the code. Only `mov`/`lea`/`jmp`
+ * control word, loads the case state from vl_in (FXRSTOR, then GPRs) and jumps to the code. Only `mov`/`lea`/`jmp`
  * follow the popfq, so the loaded flags reach the code unchanged.
  * vl_exit: reached by the jump appended to the code. Stores RAX, then RSP, then switches to the
  * private stack with lea (no flag change) and captures RFLAGS with pushfq before anything else
- * can touch the flags, then the other registers, XMM and MXCSR; restores the host and returns
+ * can touch the flags, then the other registers and the FXSAVE image; restores the host and returns
  * from vl_enter.
  * vl_enter32: for 32-bit cases vl_code_entry points here instead of at the code: the far jump
  * through vl_far32 switches to compatibility mode (CS 0x23) and lands on the code without
@@ -159,28 +161,11 @@ __asm__(
     "  mov [rip+vl_host_rsp], rsp\n"
     "  stmxcsr DWORD PTR [rip+vl_host_mxcsr]\n"
     "  fnstcw WORD PTR [rip+vl_host_fcw]\n"
-    "  fninit\n"
     "  cmp DWORD PTR [rip+vl_have_avx], 0\n"
     "  je 1f\n"
     "  vzeroall\n"
     "1:\n"
-    "  ldmxcsr DWORD PTR [rip+vl_in+136]\n"
-    "  movdqu xmm0, [rip+vl_in+144+0*16]\n"
-    "  movdqu xmm1, [rip+vl_in+144+1*16]\n"
-    "  movdqu xmm2, [rip+vl_in+144+2*16]\n"
-    "  movdqu xmm3, [rip+vl_in+144+3*16]\n"
-    "  movdqu xmm4, [rip+vl_in+144+4*16]\n"
-    "  movdqu xmm5, [rip+vl_in+144+5*16]\n"
-    "  movdqu xmm6, [rip+vl_in+144+6*16]\n"
-    "  movdqu xmm7, [rip+vl_in+144+7*16]\n"
-    "  movdqu xmm8, [rip+vl_in+144+8*16]\n"
-    "  movdqu xmm9, [rip+vl_in+144+9*16]\n"
-    "  movdqu xmm10, [rip+vl_in+144+10*16]\n"
-    "  movdqu xmm11, [rip+vl_in+144+11*16]\n"
-    "  movdqu xmm12, [rip+vl_in+144+12*16]\n"
-    "  movdqu xmm13, [rip+vl_in+144+13*16]\n"
-    "  movdqu xmm14, [rip+vl_in+144+14*16]\n"
-    "  movdqu xmm15, [rip+vl_in+144+15*16]\n"
+    "  fxrstor64 [rip+vl_in+144]\n"
     "  lea rsp, [rip+vl_priv_stack+4096]\n"
     "  push QWORD PTR [rip+vl_in+128]\n"
     "  popfq\n"
@@ -231,23 +216,7 @@ __asm__(
     "  mov [rip+vl_out+13*8], r13\n"
     "  mov [rip+vl_out+14*8], r14\n"
     "  mov [rip+vl_out+15*8], r15\n"
-    "  stmxcsr DWORD PTR [rip+vl_out+136]\n"
-    "  movdqu [rip+vl_out+144+0*16], xmm0\n"
-    "  movdqu [rip+vl_out+144+1*16], xmm1\n"
-    "  movdqu [rip+vl_out+144+2*16], xmm2\n"
-    "  movdqu [rip+vl_out+144+3*16], xmm3\n"
-    "  movdqu [rip+vl_out+144+4*16], xmm4\n"
-    "  movdqu [rip+vl_out+144+5*16], xmm5\n"
-    "  movdqu [rip+vl_out+144+6*16], xmm6\n"
-    "  movdqu [rip+vl_out+144+7*16], xmm7\n"
-    "  movdqu [rip+vl_out+144+8*16], xmm8\n"
-    "  movdqu [rip+vl_out+144+9*16], xmm9\n"
-    "  movdqu [rip+vl_out+144+10*16], xmm10\n"
-    "  movdqu [rip+vl_out+144+11*16], xmm11\n"
-    "  movdqu [rip+vl_out+144+12*16], xmm12\n"
-    "  movdqu [rip+vl_out+144+13*16], xmm13\n"
-    "  movdqu [rip+vl_out+144+14*16], xmm14\n"
-    "  movdqu [rip+vl_out+144+15*16], xmm15\n"
+    "  fxsave64 [rip+vl_out+144]\n"
     "  mov DWORD PTR [rip+vl_in_guest], 0\n"
     "  mov rsp, [rip+vl_host_rsp]\n"
     "  fninit\n"
@@ -361,13 +330,9 @@ __attribute__((used)) void on_signal(int sig, siginfo_t *si, void *ucv) {
   for (int i = 0; i < 16; i++) vl_out.gpr[i] = (uint64_t)g[sdm_to_greg[i]];
   vl_out.rflags = (uint64_t)g[REG_EFL];
   const struct _libc_fpstate *fp = uc->uc_mcontext.fpregs;
-  if (fp) {
-    vl_out.mxcsr = fp->mxcsr;
-    memcpy(vl_out.xmm, fp->_xmm, 256);
-  } else {
-    vl_out.mxcsr = 0;
-    memset(vl_out.xmm, 0, 256);
-  }
+  /* The signal frame's FP state starts with the FXSAVE image (struct _libc_fpstate). */
+  if (fp) memcpy(vl_out.fx, fp, 512);
+  else memset(vl_out.fx, 0, 512);
   fault_signal = (uint32_t)sig;
   fault_vector = sig == SIGALRM ? -1 : (int32_t)g[REG_TRAPNO];
   fault_error = sig == SIGALRM ? 0 : (uint64_t)g[REG_ERR];
@@ -530,7 +495,7 @@ int main(void) {
   for (uint32_t i = 0; i < count; i++) {
     if (in_len - pos < CASE_FIXED) die_input("truncated case header", i);
     uint32_t code_len = rd32(in + pos), data_len = rd32(in + pos + 4);
-    uint32_t mxcsr = rd32(in + pos + 144), bits = rd32(in + pos + 148);
+    uint32_t bits = rd32(in + pos + 144), mxcsr = rd32(in + pos + 152 + FX_MXCSR);
     if (bits != 0 && bits != 32 && bits != 64) die_input("bits must be 0, 32 or 64", i);
     if (code_len > (bits == 32 ? LANDING - EXIT_FAR_LEN : EXIT_SLOT - EXIT_JUMP_LEN)) die_input("code too long", i);
     if (data_len > DATA_SIZE) die_input("data too long", i);
@@ -562,9 +527,8 @@ int main(void) {
     memcpy(vl_in.gpr, c + 8, 128);
     memcpy(&vl_in.rflags, c + 136, 8);
     vl_in.rflags = (vl_in.rflags & FLAGS_IN_MASK) | FLAGS_FIXED;
-    vl_in.mxcsr = rd32(c + 144);
-    const uint32_t bits = rd32(c + 148) == 32 ? 32 : 64;
-    memcpy(vl_in.xmm, c + 152, 256);
+    const uint32_t bits = rd32(c + 144) == 32 ? 32 : 64;
+    memcpy(vl_in.fx, c + 152, 512);
     const uint8_t *code = c + CASE_FIXED, *data = code + code_len;
     pos += CASE_FIXED + (size_t)code_len + data_len;
 
@@ -600,9 +564,9 @@ int main(void) {
     put32(0);
     put(vl_out.gpr, 128);
     put64(vl_out.rflags);
-    put32(vl_out.mxcsr);
     put32((uint32_t)dirty);
-    put(vl_out.xmm, 256);
+    put32(0);
+    put(vl_out.fx, 512);
     put(data_win, dirty);
   }
   if (fflush(stdout) != 0) {

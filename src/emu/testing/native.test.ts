@@ -172,6 +172,35 @@ describe.runIf(onX64Linux)('native harness', () => {
     expect(r.state.mxcsr).toBe(mxcsr);
   });
 
+  it('loads and reports the x87 and MMX state (FXSAVE image)', () => {
+    // fld1; fldpi; faddp: ST(0) = 1 + pi rounded to 64 bits (round to nearest), TOP = 7.
+    const r = one(mk('d9 e8 d9 eb de c1', {}));
+    expect(r.fault).toBeNull();
+    const x = r.state.x87!;
+    expect((x.fsw >> 11) & 7).toBe(7);
+    expect(x.ftw).toBe(0x80); // R7 in use
+    expect(x.fcw).toBe(0x37f);
+    const st0 = new DataView(x.st.buffer, x.st.byteOffset, 10);
+    expect(st0.getUint16(8, true)).toBe(0x4001); // 4.14..: exponent 1
+    // FLDPI gives 0xC90FDAA22168C235 x 2^-62; adding 2^62 and normalising drops a 1 bit: a tie,
+    // rounded to even.
+    expect(st0.getBigUint64(0, true)).toBe(0x8487ed5110b4611an);
+    // The input state is honoured: ST(0) = 2.0 in R0 with TOP = 0; fld st0 pushes a copy.
+    const st = new Uint8Array(80);
+    new DataView(st.buffer).setBigUint64(0, 1n << 63n, true);
+    new DataView(st.buffer).setUint16(8, 0x4000, true);
+    const r2 = one(mk('d9 c0', {}, { x87: { fcw: 0x37f, fsw: 0, ftw: 0x01, st } }));
+    expect(r2.state.x87!.ftw).toBe(0x81);
+    expect(r2.state.x87!.st.subarray(0, 10)).toEqual(st.subarray(0, 10));
+    expect(r2.state.x87!.st.subarray(10, 20)).toEqual(st.subarray(0, 10));
+    // MMX: movq mm3, rax writes R3's significand with exponent 0xFFFF, TOP = 0, all tags valid.
+    const r3 = one(mk('48 0f 6e d8', { [RAX]: 0x1122334455667788n }));
+    expect(r3.state.x87!.ftw).toBe(0xff);
+    const mm3 = new DataView(r3.state.x87!.st.buffer, r3.state.x87!.st.byteOffset + 30, 10);
+    expect(mm3.getBigUint64(0, true)).toBe(0x1122334455667788n);
+    expect(mm3.getUint16(8, true)).toBe(0xffff);
+  });
+
   it('reports MXCSR as the code leaves it (addss sets PE; ldmxcsr)', () => {
     const xmm = new Uint8Array(256);
     const dv = new DataView(xmm.buffer);

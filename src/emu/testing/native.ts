@@ -22,20 +22,21 @@
  *   register or a flag). The final state is reported as for 64-bit code (RSP from ESP, etc.).
  * - data window: NATIVE_DATA_ADDR, NATIVE_DATA_SIZE bytes, RW, no execute. All zero, then the
  *   case's data copied to its start. Everything else around both windows is unmapped.
- * - x87/MMX state is reset (fninit) and, on AVX hosts, the upper YMM halves are zeroed before
- *   each case; neither is reported. The code must not make system calls.
+ * - The x87/MMX/SSE state is loaded with FXRSTOR from the case's state (x87 defaults to the
+ *   FNINIT state) and reported with FXSAVE; on AVX hosts the upper YMM halves are zeroed before
+ *   each case and not reported. The code must not make system calls.
  *
  * Wire protocol (stdin -> harness -> stdout), all integers little-endian:
- *   request header  u32 magic 0x314E4C56 ("VLN1"), u32 case count, u32 timeout ms, u32 0
+ *   request header  u32 magic 0x324E4C56 ("VLN2"), u32 case count, u32 timeout ms, u32 0
  *   request case    u32 code_len, u32 data_len, u64 gpr[16] (SDM order), u64 rflags,
- *                   u32 mxcsr, u32 bits, u8 xmm[256]                    (408 bytes)
+ *                   u32 bits, u32 0, u8 fx[512] (an FXSAVE64 image)       (664 bytes)
  *                   then code_len code bytes, data_len data bytes
  *                   bits: 64 (or 0) for 64-bit code, 32 for compatibility mode
- *   response header u32 magic 0x31524C56 ("VLR1"), u32 case count
+ *   response header u32 magic 0x32524C56 ("VLR2"), u32 case count
  *   response case   u32 signal (0 none, else the Linux signal number; 14 = SIGALRM = timeout),
  *                   i32 vector (REG_TRAPNO, -1 if none), u64 error code (REG_ERR),
  *                   u64 rip (absolute), u64 si_addr, i32 si_code, u32 0,
- *                   u64 gpr[16], u64 rflags, u32 mxcsr, u32 data_len, u8 xmm[256]  (440 bytes)
+ *                   u64 gpr[16], u64 rflags, u32 data_len, u32 0, u8 fx[512]   (696 bytes)
  *                   then data_len bytes: the final data window with trailing zeros trimmed.
  *
  * Fault conventions observed on Linux 6.18 (AMD Zen 4 host; native.test.ts checks those marked *):
@@ -87,7 +88,64 @@ export interface X86UserState {
   xmm: Uint8Array;
   /** MXCSR (on input, use 0x1f80 unless testing MXCSR; reserved bits make runNative throw). */
   mxcsr: number;
+  /** x87 and MMX state; on input, undefined means the FNINIT state. Always set on output. */
+  x87?: X87UserState;
 }
+
+/** The x87 part of an FXSAVE image (Intel SDM Vol. 1, Table 10-2). */
+export interface X87UserState {
+  /** Control word (FNINIT: 0x37f). */
+  fcw: number;
+  /** Status word, TOP in bits 11-13. */
+  fsw: number;
+  /** Abridged tag byte: bit i set when physical register R_i is not empty. */
+  ftw: number;
+  /**
+   * ST(0)..ST(7), 10 bytes each: the 64-bit significand, then the sign and exponent (80 bytes).
+   * ST(i) is physical register (TOP + i) mod 8; MMi is the significand of R_i.
+   */
+  st: Uint8Array;
+}
+
+/** The FNINIT state. */
+export function x87Init(): X87UserState {
+  return { fcw: 0x37f, fsw: 0, ftw: 0, st: new Uint8Array(80) };
+}
+
+/** FXSAVE image offsets (64-bit format). */
+const FX_FCW = 0;
+const FX_FSW = 2;
+const FX_FTW = 4;
+const FX_MXCSR = 24;
+const FX_ST = 32;
+const FX_XMM = 160;
+
+/** Builds the FXSAVE image of a state (FOP, FIP and FDP zero). */
+export function toFxImage(s: X86UserState): Uint8Array {
+  const fx = new Uint8Array(512);
+  const dv = new DataView(fx.buffer);
+  const x = s.x87 ?? x87Init();
+  dv.setUint16(FX_FCW, x.fcw, true);
+  dv.setUint16(FX_FSW, x.fsw, true);
+  fx[FX_FTW] = x.ftw;
+  dv.setUint32(FX_MXCSR, s.mxcsr >>> 0, true);
+  for (let i = 0; i < 8; i++) fx.set(x.st.subarray(i * 10, i * 10 + 10), FX_ST + i * 16);
+  fx.set(s.xmm, FX_XMM);
+  return fx;
+}
+
+/** The x87, MXCSR and XMM parts of an FXSAVE image. */
+export function fromFxImage(fx: Uint8Array): { xmm: Uint8Array; mxcsr: number; x87: X87UserState } {
+  const dv = new DataView(fx.buffer, fx.byteOffset, fx.byteLength);
+  const st = new Uint8Array(80);
+  for (let i = 0; i < 8; i++) st.set(fx.subarray(FX_ST + i * 16, FX_ST + i * 16 + 10), i * 10);
+  return {
+    xmm: new Uint8Array(fx.subarray(FX_XMM, FX_XMM + 256)),
+    mxcsr: dv.getUint32(FX_MXCSR, true),
+    x87: { fcw: dv.getUint16(FX_FCW, true), fsw: dv.getUint16(FX_FSW, true), ftw: fx[FX_FTW]!, st },
+  };
+}
+
 
 /** Fixed address where the code is placed. */
 export const NATIVE_CODE_ADDR = 0x2000_0000n;
@@ -172,10 +230,10 @@ export interface NativeOptions {
 
 const HARNESS_SOURCE = fileURLToPath(new URL('./native-harness.c', import.meta.url));
 const CFLAGS = ['-O2', '-fno-stack-protector', '-fcf-protection=none', '-Wall', '-Wextra'];
-const REQ_MAGIC = 0x314e4c56;
-const RES_MAGIC = 0x31524c56;
-const CASE_FIXED = 408;
-const RESULT_FIXED = 440;
+const REQ_MAGIC = 0x324e4c56;
+const RES_MAGIC = 0x32524c56;
+const CASE_FIXED = 664;
+const RESULT_FIXED = 696;
 const MASK64 = (1n << 64n) - 1n;
 const SIGNALS: Record<number, NativeSignal> = {
   4: 'SIGILL',
@@ -273,9 +331,9 @@ function encode(cases: readonly NativeCase[], timeoutMs: number): Uint8Array {
     dv.setUint32(p + 4, c.data.length, true);
     for (let r = 0; r < 16; r++) dv.setBigUint64(p + 8 + r * 8, u64(s.gpr[r]!, `case ${i}: gpr[${r}]`), true);
     dv.setBigUint64(p + 136, u64(s.rflags, `case ${i}: rflags`), true);
-    dv.setUint32(p + 144, s.mxcsr, true);
-    dv.setUint32(p + 148, bits, true);
-    buf.set(s.xmm, p + 152);
+    dv.setUint32(p + 144, bits, true);
+    if (s.x87 && s.x87.st.length !== 80) throw new RangeError(`case ${i}: x87.st must be 80 bytes`);
+    buf.set(toFxImage(s), p + 152);
     p += CASE_FIXED;
     buf.set(c.code, p);
     p += c.code.length;
@@ -298,9 +356,8 @@ function decode(out: Buffer, cases: readonly NativeCase[]): NativeResult[] {
     const gpr: bigint[] = [];
     for (let r = 0; r < 16; r++) gpr.push(dv.getBigUint64(p + 40 + r * 8, true));
     const rflags = dv.getBigUint64(p + 168, true);
-    const mxcsr = dv.getUint32(p + 176, true);
-    const dataLen = dv.getUint32(p + 180, true);
-    const xmm = out.slice(p + 184, p + 440);
+    const dataLen = dv.getUint32(p + 176, true);
+    const { xmm, mxcsr, x87 } = fromFxImage(out.subarray(p + 184, p + 696));
     if (p + RESULT_FIXED + dataLen > out.length) throw new Error('native harness: truncated response');
     const data = new Uint8Array(Math.max(dataLen, c.data.length));
     data.set(out.subarray(p + RESULT_FIXED, p + RESULT_FIXED + dataLen));
@@ -319,7 +376,7 @@ function decode(out: Buffer, cases: readonly NativeCase[]): NativeResult[] {
         siCode: dv.getInt32(p + 32, true),
       };
     }
-    results.push({ state: { gpr, rflags, xmm: new Uint8Array(xmm), mxcsr }, data, fault });
+    results.push({ state: { gpr, rflags, xmm, mxcsr, x87 }, data, fault });
     p += RESULT_FIXED + dataLen;
   }
   if (p !== out.length) throw new Error('native harness: trailing bytes in response');
@@ -363,7 +420,7 @@ export function nativeDataWindow(data: Uint8Array): Uint8Array {
   return win;
 }
 
-/** A state with every register, flag and XMM byte zero and MXCSR at its default 0x1f80. */
+/** A state with every register, flag and XMM byte zero, MXCSR 0x1f80 and x87 as after FNINIT. */
 export function zeroState(): X86UserState {
-  return { gpr: new Array<bigint>(16).fill(0n), rflags: 0n, xmm: new Uint8Array(256), mxcsr: 0x1f80 };
+  return { gpr: new Array<bigint>(16).fill(0n), rflags: 0n, xmm: new Uint8Array(256), mxcsr: 0x1f80, x87: x87Init() };
 }

@@ -15,13 +15,20 @@ import { bindMove } from './ops/move.ts';
 import { bindMulDiv } from './ops/muldiv.ts';
 import { bindShift } from './ops/shift.ts';
 import { bindString } from './ops/string.ts';
+import { bindSseFloat } from './ops/sse-float.ts';
+import { bindSseInt } from './ops/sse-int.ts';
+import { bindSseMove } from './ops/sse-move.ts';
 import { bindSystem } from './ops/system.ts';
+import { bindX87 } from './ops/x87.ts';
 
 export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
-const BINDERS: readonly Binder[] = [bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString, bindLegacy];
+const BINDERS: readonly Binder[] = [
+  bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString, bindLegacy,
+  bindSseMove, bindSseInt, bindSseFloat, bindX87,
+];
 
 function ud(cpu: Cpu): void {
   cpu.fault(6);

@@ -19,11 +19,23 @@ import { VEC_GP, VEC_PF } from './exceptions.ts';
 
 /** CR0, CR4 and EFER bits the MMU reads. */
 export const CR0_PE = 1 << 0;
+/** Monitor coprocessor: WAIT/FWAIT raise #NM when TS is set. */
+export const CR0_MP = 1 << 1;
+/** Emulation: x87 and MMX instructions raise #NM, SSE instructions #UD. */
+export const CR0_EM = 1 << 2;
+/** Task switched: the first x87/MMX/SSE instruction raises #NM (lazy FPU switching). */
+export const CR0_TS = 1 << 3;
+/** Numeric error: unmasked x87 exceptions are reported as #MF (else through FERR#/IRQ 13). */
+export const CR0_NE = 1 << 5;
 export const CR0_WP = 1 << 16;
 export const CR0_PG = 1 << 31;
 export const CR4_PSE = 1 << 4;
 export const CR4_PAE = 1 << 5;
 export const CR4_PGE = 1 << 7;
+/** The OS supports FXSAVE/FXRSTOR: SSE instructions are enabled (else #UD). */
+export const CR4_OSFXSR = 1 << 9;
+/** The OS handles #XM: unmasked SIMD floating-point exceptions raise #XM (else #UD). */
+export const CR4_OSXMMEXCPT = 1 << 10;
 export const EFER_SCE = 1 << 0;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;

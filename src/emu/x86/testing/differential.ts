@@ -10,12 +10,20 @@ import { readFileSync } from 'node:fs';
 import { Insn, decode } from '../decoder.ts';
 import { formatInsn } from '../disasm.ts';
 import { UserMachine, type EmulatedResult } from './user64.ts';
+import type { X86UserState } from '../../testing/native.ts';
 
 export interface DiffCase extends NativeCase {
   /** Human-readable description (disassembly), printed with a mismatch. */
   readonly what: string;
   /** RFLAGS bits to compare (default: CF PF AF ZF SF OF DF). */
   readonly flagMask?: number;
+  /** x87 status-word bits to compare (default: all; e.g. mask condition codes the SDM leaves undefined). */
+  readonly fswMask?: number;
+  /**
+   * x87 registers: compare ST(i) values within this many units in the last place of the 64-bit
+   * significand (default 0: bit-exact). For results the SDM does not promise to be exact.
+   */
+  readonly stUlps?: number;
 }
 
 const REG_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
@@ -43,6 +51,7 @@ export function compare(c: DiffCase, native: NativeResult, emu: EmulatedResult):
   const fa = native.state.rflags & mask;
   const fb = emu.state.rflags & mask;
   if (fa !== fb) diffs.push(`rflags (mask ${hex(mask)}): native ${hex(fa)}, emulator ${hex(fb)}`);
+  compareSimd(c, native.state, emu.state, diffs);
   const nd = nativeDataWindow(native.data);
   for (let i = 0; i < nd.length; i++) {
     if (nd[i] !== emu.data[i]) {
@@ -54,6 +63,57 @@ export function compare(c: DiffCase, native: NativeResult, emu: EmulatedResult):
   const bytes = Array.from(c.code, (b) => b.toString(16).padStart(2, '0')).join(' ');
   const inputs = c.state.gpr.map((v, r) => `${REG_NAMES[r]}=${hex(v)}`).join(' ');
   return `${c.what} [${bytes}]\n  in: ${inputs} rflags=${hex(c.state.rflags)}\n  ${diffs.join('\n  ')}`;
+}
+
+const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).reverse().join('');
+
+/** An 80-bit register image as a readable value: sign, exponent and significand. */
+function fmt80(b: Uint8Array): string {
+  const dv = new DataView(b.buffer, b.byteOffset, 10);
+  return `${hex(dv.getUint16(8, true))}:${dv.getBigUint64(0, true).toString(16).padStart(16, '0')}`;
+}
+
+/** Distance in units of the last place between two 80-bit values of the same sign and exponent. */
+function ulps80(a: Uint8Array, b: Uint8Array): bigint {
+  const da = new DataView(a.buffer, a.byteOffset, 10);
+  const db = new DataView(b.buffer, b.byteOffset, 10);
+  // Sign, exponent and significand concatenated order like integers for finite values.
+  const key = (d: DataView) => {
+    const se = BigInt(d.getUint16(8, true));
+    const mag = ((se & 0x7fffn) << 64n) | d.getBigUint64(0, true);
+    return se & 0x8000n ? -mag : mag;
+  };
+  const diff = key(da) - key(db);
+  return diff < 0n ? -diff : diff;
+}
+
+/** XMM registers, MXCSR and the x87/MMX state. */
+function compareSimd(c: DiffCase, n: X86UserState, e: X86UserState, diffs: string[]): void {
+  for (let r = 0; r < 16; r++) {
+    const a = n.xmm.subarray(r * 16, r * 16 + 16);
+    const b = e.xmm.subarray(r * 16, r * 16 + 16);
+    if (a.some((v, i) => v !== b[i])) diffs.push(`xmm${r}: native ${hexBytes(a)}, emulator ${hexBytes(b)}`);
+  }
+  if (n.mxcsr !== e.mxcsr) diffs.push(`mxcsr: native ${hex(n.mxcsr)}, emulator ${hex(e.mxcsr)}`);
+  const nx = n.x87;
+  const ex = e.x87;
+  if (!nx || !ex) return;
+  if (nx.fcw !== ex.fcw) diffs.push(`fcw: native ${hex(nx.fcw)}, emulator ${hex(ex.fcw)}`);
+  const fswMask = c.fswMask ?? 0xffff;
+  if ((nx.fsw & fswMask) !== (ex.fsw & fswMask)) {
+    diffs.push(`fsw (mask ${hex(fswMask)}): native ${hex(nx.fsw & fswMask)}, emulator ${hex(ex.fsw & fswMask)}`);
+  }
+  if (nx.ftw !== ex.ftw) diffs.push(`ftw: native ${hex(nx.ftw)}, emulator ${hex(ex.ftw)}`);
+  const top = (nx.fsw >> 11) & 7;
+  for (let i = 0; i < 8; i++) {
+    const a = nx.st.subarray(i * 10, i * 10 + 10);
+    const b = ex.st.subarray(i * 10, i * 10 + 10);
+    if (a.every((v, k) => v === b[k])) continue;
+    // Tolerance applies to registers in use only (empty ones must hold the same stale bytes).
+    const inUse = (nx.ftw >> ((top + i) & 7)) & 1;
+    if (inUse && c.stUlps && ulps80(a, b) <= BigInt(c.stUlps)) continue;
+    diffs.push(`st${i}: native ${fmt80(a)}, emulator ${fmt80(b)}`);
+  }
 }
 
 /** Runs every case both ways; returns the mismatches (at most `limit`). */

@@ -10,7 +10,7 @@
  * memory operands [edi+disp8], relative branches with rel16 under 66 (which truncates EIP to 16
  * bits), moffs with 32-bit addresses.
  */
-import { NATIVE_DATA_ADDR } from '../../testing/native.ts';
+import { NATIVE_DATA_ADDR, type X86UserState } from '../../testing/native.ts';
 import { unimplemented } from '../exec.ts';
 import { A, K, MAP_0F, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F3, SZ, type Opcode } from '../opcode-table.ts';
 import { OPCODES } from '../opcodes.ts';
@@ -34,6 +34,45 @@ export const FAMILIES: Record<string, readonly string[]> = {
   // (most of these exist only outside 64-bit mode: fuzz them with --bits 32)
   legacy: ['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc', 'pusha', 'popa', 'arpl', 'xlat', 'enter', 'bound'],
 };
+
+/**
+ * SIMD families: how to set up the XMM/MMX/x87/MXCSR part of a random case (the default fills
+ * XMM0-15 and the eight x87/MMX registers with random and edge bytes, TOP = 0, all tags valid).
+ * A family may also adjust the case (e.g. `fswMask`, `stUlps`, `flagMask`).
+ */
+export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K in keyof DiffCase]: DiffCase[K] }) => void> = {};
+
+/** Random register contents for SIMD cases (see SIMD_SETUP). */
+export function randomSimdState(rng: Rng, state: X86UserState): void {
+  const xmm = new Uint8Array(256);
+  const dv = new DataView(xmm.buffer);
+  for (let i = 0; i < 32; i++) dv.setBigUint64(i * 8, rng.value(), true);
+  state.xmm = xmm;
+  const st = new Uint8Array(80);
+  const sv = new DataView(st.buffer);
+  for (let i = 0; i < 8; i++) {
+    sv.setBigUint64(i * 10, rng.value(), true);
+    sv.setUint16(i * 10 + 8, rng.below(2) ? 0xffff : rng.u32() & 0xffff, true);
+  }
+  state.x87 = { fcw: 0x37f, fsw: 0, ftw: 0xff, st };
+}
+
+/** The family a mnemonic belongs to. */
+function familyOf(mnemonic: string): string | undefined {
+  for (const [family, names] of Object.entries(FAMILIES)) if (names.includes(mnemonic)) return family;
+  return undefined;
+}
+
+/** Applies the SIMD setup of the op's family to a fresh case, if it has one. */
+function simdSetup(rng: Rng, op: Opcode, c: DiffCase): DiffCase {
+  const family = familyOf(op.mnemonic);
+  const setup = family === undefined ? undefined : SIMD_SETUP[family];
+  if (!setup) return c;
+  const m = { ...c, state: { ...c.state } };
+  randomSimdState(rng, m.state);
+  setup(rng, op, m);
+  return m;
+}
 
 /** Flags the SDM leaves undefined after each mnemonic (masked in the comparison). */
 const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
@@ -122,13 +161,13 @@ export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
     gpr[1] = BigInt(rng.below(64));
   }
   if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
-  return {
+  return simdSetup(rng, op, {
     code,
     what: `${op.encoding} (${op.mnemonic}): ${describeBytes(code)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
-  };
+  });
 }
 
 /** randomCase for 32-bit code (see the top of this file). */
@@ -167,14 +206,14 @@ function randomCase32(rng: Rng, op: Opcode): DiffCase {
     gpr[1] = BigInt(rng.below(64));
   }
   if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
-  return {
+  return simdSetup(rng, op, {
     code,
     bits: 32,
     what: `${op.encoding} (${op.mnemonic}, 32-bit): ${describeBytes(code, 32)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
-  };
+  });
 }
 
 /**

@@ -12,11 +12,14 @@
  * descriptors as on the host; there is no LDT.
  */
 import { Cpu, STOP_END, STOP_FAULT } from '../cpu.ts';
-import { CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from '../mmu.ts';
-import { CR0, CR2, CR3, CR4, EFER, GDTR_BASE, GDTR_LIMIT, RAM_OFFSET, GPR, SEG_LDTR_INDEX } from '../../state-layout.ts';
+import { CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from '../mmu.ts';
+import {
+  CR0, CR2, CR3, CR4, EFER, FPU_FCW, FPU_FDP, FPU_FIP, FPU_FOP, FPU_FSW, FPU_REGS, FPU_TAGS, GDTR_BASE, GDTR_LIMIT, GPR,
+  MXCSR, RAM_OFFSET, SEG_LDTR_INDEX, XMM,
+} from '../../state-layout.ts';
 import {
   NATIVE_CODE_ADDR, NATIVE_CODE_SIZE, NATIVE_DATA_ADDR, NATIVE_DATA_SIZE, NATIVE_USER32_CS, NATIVE_USER_CS,
-  NATIVE_USER_DS, type NativeCase, type X86UserState,
+  NATIVE_USER_DS, x87Init, type NativeCase, type X86UserState, type X87UserState,
 } from '../../testing/native.ts';
 import { IF } from '../flags.ts';
 import {
@@ -98,8 +101,9 @@ export class UserMachine {
   run(c: NativeCase, budget = 1_000_000): EmulatedResult {
     const cpu = this.cpu;
     const i32 = cpu.i32;
-    i32[CR0 >> 2] = CR0_PE | CR0_PG | CR0_WP;
-    i32[CR4 >> 2] = CR4_PAE;
+    // As Linux runs user space: FPU and SSE enabled, x87 errors as #MF (NE), WAIT honours TS (MP).
+    i32[CR0 >> 2] = CR0_PE | CR0_PG | CR0_WP | CR0_NE | CR0_MP;
+    i32[CR4 >> 2] = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     i32[EFER >> 2] = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
     i32[CR3 >> 2] = PML4;
     // GDT (rewritten each time: the accessed bits and anything a case may have changed).
@@ -143,6 +147,7 @@ export class UserMachine {
       const v = c.state.gpr[r]!;
       cpu.set64(r, Number(v & 0xffffffffn) | 0, Number(v >> 32n) | 0);
     }
+    loadSimd(cpu, c.state);
     // The harness honours only the arithmetic flags and DF; IF is set in user mode.
     cpu.setFlags((Number(c.state.rflags) & 0xcd5) | IF);
     cpu.rip = NATIVE_CODE_ADDR;
@@ -154,7 +159,7 @@ export class UserMachine {
     for (let r = 0; r < 16; r++) {
       gpr.push((BigInt(i32[(GPR >> 2) + 2 * r + 1]! >>> 0) << 32n) | BigInt(i32[(GPR >> 2) + 2 * r]! >>> 0));
     }
-    const state: X86UserState = { gpr, rflags: BigInt(cpu.getFlags() >>> 0), xmm: new Uint8Array(256), mxcsr: 0x1f80 };
+    const state: X86UserState = { gpr, rflags: BigInt(cpu.getFlags() >>> 0), ...storeSimd(cpu) };
     const data = u8.slice(RAM_OFFSET + PHYS_DATA, RAM_OFFSET + PHYS_DATA + NATIVE_DATA_SIZE);
     let fault: EmulatedResult['fault'] = null;
     if (stop === STOP_FAULT) {
@@ -170,4 +175,38 @@ export class UserMachine {
     }
     return { state, data, fault };
   }
+}
+
+/** Loads XMM0-15, MXCSR and the x87/MMX state of a harness state into the CPU. */
+export function loadSimd(cpu: Cpu, s: X86UserState): void {
+  const i32 = cpu.i32;
+  cpu.u8.set(s.xmm, XMM);
+  i32[MXCSR >> 2] = s.mxcsr;
+  const x: X87UserState = s.x87 ?? x87Init();
+  i32[FPU_FCW >> 2] = x.fcw;
+  i32[FPU_FSW >> 2] = x.fsw;
+  i32[FPU_TAGS >> 2] = x.ftw;
+  i32[FPU_FOP >> 2] = 0;
+  for (const at of [FPU_FIP, FPU_FDP]) i32[at >> 2] = i32[(at >> 2) + 1] = 0;
+  // ST(i) of the image is physical register (TOP + i) & 7.
+  const top = (x.fsw >> 11) & 7;
+  cpu.u8.fill(0, FPU_REGS, FPU_REGS + 128);
+  for (let i = 0; i < 8; i++) cpu.u8.set(x.st.subarray(i * 10, i * 10 + 10), FPU_REGS + ((top + i) & 7) * 16);
+}
+
+/** XMM0-15, MXCSR and the x87/MMX state of the CPU, as the harness reports them. */
+export function storeSimd(cpu: Cpu): { xmm: Uint8Array; mxcsr: number; x87: X87UserState } {
+  const i32 = cpu.i32;
+  const fsw = i32[FPU_FSW >> 2]! & 0xffff;
+  const top = (fsw >> 11) & 7;
+  const st = new Uint8Array(80);
+  for (let i = 0; i < 8; i++) {
+    const at = FPU_REGS + ((top + i) & 7) * 16;
+    st.set(cpu.u8.subarray(at, at + 10), i * 10);
+  }
+  return {
+    xmm: cpu.u8.slice(XMM, XMM + 256),
+    mxcsr: i32[MXCSR >> 2]! >>> 0,
+    x87: { fcw: i32[FPU_FCW >> 2]! & 0xffff, fsw, ftw: i32[FPU_TAGS >> 2]! & 0xff, st },
+  };
 }
