@@ -81,7 +81,10 @@ describe('parseBzImage', () => {
   });
 
   it('refuses a truncated image and a header too short for its protocol', () => {
-    expectRefused(syntheticImage().subarray(0, 5 * 512 + 100), /truncated bzImage/);
+    expectRefused(syntheticImage().subarray(0, 5 * 512 + 100), /truncated bzImage: 2660 bytes.*has 100 of the 4096 bytes syssize declares/);
+    const setupPastEnd = syntheticImage();
+    setupPastEnd[0x1f1] = 200; // 201 sectors of setup: the kernel would start at 0x19200
+    expectRefused(setupPastEnd, /setup_sects = 200 puts the protected-mode kernel at offset 0x19200, but the file has only 6656 bytes/);
     const badHeader = syntheticImage();
     badHeader[0x201] = 0x20; // the jump says the header ends at 0x222
     expectRefused(badHeader, /setup header ends at 0x222, before the protocol 2\.15 fields/);

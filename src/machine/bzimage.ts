@@ -125,9 +125,16 @@ export function parseBzImage(image: Uint8Array): BzImage {
     );
   }
   const syssize = view.getUint32(SYSSIZE_OFFSET, true) * 16;
+  if (image.length <= setupSize) {
+    throw new BzImageError(
+      `truncated bzImage: setup_sects = ${setupSects} puts the protected-mode kernel at offset 0x${setupSize.toString(16)}, ` +
+        `but the file has only ${image.length} bytes`,
+    );
+  }
   if (image.length < setupSize + syssize) {
     throw new BzImageError(
-      `truncated bzImage: ${image.length} bytes, but its header describes ${setupSize + syssize}`,
+      `truncated bzImage: ${image.length} bytes, but its header describes ${setupSize + syssize} ` +
+        `(the protected-mode kernel has ${image.length - setupSize} of the ${syssize} bytes syssize declares)`,
     );
   }
   if (syssize === 0) throw new BzImageError('malformed bzImage: the protected-mode kernel is empty');
