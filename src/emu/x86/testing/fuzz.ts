@@ -33,6 +33,10 @@ export const FAMILIES: Record<string, readonly string[]> = {
   string: ['movs', 'cmps', 'stos', 'lods', 'scas'],
   // (most of these exist only outside 64-bit mode: fuzz them with --bits 32)
   legacy: ['daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'salc', 'pusha', 'popa', 'arpl', 'xlat', 'enter', 'bound'],
+  'sse-move': ['movups', 'movupd', 'movdqu', 'lddqu', 'movaps', 'movapd', 'movdqa', 'movntps', 'movntpd', 'movntdq',
+    'movss', 'movsd', 'movlps', 'movlpd', 'movhps', 'movhpd', 'movhlps', 'movlhps', 'movd', 'movq', 'movntq', 'movq2dq',
+    'movdq2q', 'movnti', 'movmskps', 'movmskpd', 'andps', 'andpd', 'andnps', 'andnpd', 'orps', 'orpd', 'xorps', 'xorpd',
+    'emms', 'ldmxcsr', 'stmxcsr'],
 };
 
 /**
@@ -40,7 +44,10 @@ export const FAMILIES: Record<string, readonly string[]> = {
  * XMM0-15 and the eight x87/MMX registers with random and edge bytes, TOP = 0, all tags valid).
  * A family may also adjust the case (e.g. `fswMask`, `stUlps`, `flagMask`).
  */
-export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K in keyof DiffCase]: DiffCase[K] }) => void> = {};
+export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K in keyof DiffCase]: DiffCase[K] }) => void> = {
+  // Moves and logic: the default random registers are all they need.
+  'sse-move': () => {},
+};
 
 /** Random register contents for SIMD cases (see SIMD_SETUP). */
 export function randomSimdState(rng: Rng, state: X86UserState): void {
