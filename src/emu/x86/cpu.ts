@@ -59,6 +59,15 @@ export interface InterruptController {
   acknowledge(): number;
 }
 
+/**
+ * MSRs the CPU does not keep itself (devices: the LAPIC's TSC deadline). Reads return
+ * [lo, hi] or undefined, writes false, for an MSR the handler does not know (#GP).
+ */
+export interface MsrHandler {
+  read(msr: number): [number, number] | undefined;
+  write(msr: number, lo: number, hi: number): boolean;
+}
+
 /** The I/O port space as the CPU sees it. */
 export interface IoBus {
   read(port: number, size: number): number;
@@ -139,11 +148,23 @@ export class Cpu extends Mmu {
   io: IoBus = UNMAPPED_IO;
   /** Time source of the TSC, in ticks (default: a nominal 1 GHz from the host clock). */
   tscSource: () => number = () => performance.now() * 1e6;
+  /** MSRs kept outside the CPU (see MsrHandler). */
+  msrs: MsrHandler | undefined = undefined;
+  /** An NMI is waiting for delivery (see nmi()). */
+  nmiPending = false;
+  /** An NMI handler is running: further NMIs wait until the next IRET. */
+  nmiBlocked = false;
   /** Called after a WRMSR the CPU stored (the machine watches kvmclock and APIC MSRs). */
   onMsrWrite: ((msr: number, lo: number, hi: number) => void) | undefined = undefined;
 
   private readonly decodeScratch = new CachedInsn();
   private readonly fetchBuf = new Uint8Array(32);
+
+  /** Raises the NMI input (edge): delivered at the next instruction boundary, wakes HLT. */
+  nmi(): void {
+    this.nmiPending = true;
+    this.i32[I_ATTENTION] = 1;
+  }
 
   /** Holds off interrupts until after the next instruction (STI, MOV SS, POP SS). */
   setInterruptShadow(): void {
@@ -638,6 +659,16 @@ export class Cpu extends Mmu {
           if (this.interruptShadow) {
             this.interruptShadow = false;
             i32[I_ATTENTION] = 1; // look again after the next instruction
+          } else if (this.nmiPending && !this.nmiBlocked) {
+            // NMI: not masked by IF, blocked until the handler's IRET (SDM Vol. 3A 6.7.1).
+            this.nmiPending = false;
+            this.nmiBlocked = true;
+            this.halted = false;
+            if (!this.raise(2, -1, false, true)) {
+              this.shutdown = true;
+              return STOP_SHUTDOWN;
+            }
+            continue;
           } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
             this.halted = false;
             const vector = this.interrupts.acknowledge();

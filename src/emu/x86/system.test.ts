@@ -261,6 +261,69 @@ describe('system behaviour', () => {
     expect(reg(cpu, 15)).toBe(99n);
   });
 
+  it('delivers an NMI with IF = 0, wakes HLT, and holds a second NMI until IRETQ', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    load(cpu, `
+      lidt [idtr]
+      gate 2, nmi, 0x8e00
+      mov rsp, 0x80000
+      cli
+      xor ecx, ecx
+      hlt
+      mov r15, 99
+      hlt
+    nmi:
+      inc ecx
+      hlt                     ; a second NMI arriving here waits for the IRETQ
+      iretq
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    cpu.nmi();
+    expect(cpu.run(100)).toBe(STOP_HALT); // in the handler's HLT
+    expect(reg(cpu, 1)).toBe(1n);
+    cpu.nmi(); // blocked: the handler has not returned
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(reg(cpu, 1)).toBe(1n);
+    expect(cpu.nmiPending).toBe(true);
+  });
+
+  it('routes unknown MSRs to the machine handler, and #GP when it does not know them either', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    let stored = 0;
+    cpu.msrs = {
+      read: (msr) => (msr === 0x6e0 ? [stored, 0] : undefined),
+      write: (msr, lo) => (msr === 0x6e0 ? ((stored = lo), true) : false),
+    };
+    load(cpu, `
+      lidt [idtr]
+      gate 13, gp, 0x8e00
+      mov rsp, 0x80000
+      mov ecx, 0x6e0
+      mov eax, 1234
+      xor edx, edx
+      wrmsr
+      xor eax, eax
+      rdmsr
+      mov ebx, eax
+      mov ecx, 0x6e1
+      rdmsr
+      hlt
+    gp:
+      mov r14, 13
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(stored).toBe(1234);
+    expect(reg(cpu, 3)).toBe(1234n);
+    expect(reg(cpu, 14)).toBe(13n);
+  });
+
   it('reports a triple fault when there is no usable IDT', () => {
     const cpu = machine();
     enterLongMode(cpu);

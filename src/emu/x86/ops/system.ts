@@ -62,6 +62,11 @@ function iret(cpu: Cpu, e: CachedInsn): void {
   const snap = snapshotTransfer(cpu);
   try {
     iretInner(cpu, e);
+    // IRET ends NMI blocking (SDM Vol. 3A 6.7.1), also when the NMI handler was left otherwise.
+    if (cpu.nmiBlocked) {
+      cpu.nmiBlocked = false;
+      if (cpu.nmiPending) cpu.i32[ATTENTION >> 2] = 1;
+    }
   } catch (err) {
     restoreTransfer(cpu, snap);
     throw err;
@@ -453,7 +458,7 @@ function readMsr(cpu: Cpu, msr: number): [number, number] | undefined {
     case MSR_TSC: return tsc(cpu);
   }
   const field = MSR_FIELDS.get(msr);
-  if (field === undefined) return undefined;
+  if (field === undefined) return cpu.msrs?.read(msr);
   return [i32[field >> 2]!, i32[(field >> 2) + 1]!];
 }
 
@@ -488,7 +493,7 @@ function writeMsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
     }
   }
   const field = MSR_FIELDS.get(msr);
-  if (field === undefined) return false;
+  if (field === undefined) return cpu.msrs?.write(msr, lo, hi) ?? false;
   // Address MSRs must hold canonical addresses (#GP otherwise).
   const isAddress = msr === 0xc000_0102 || msr === 0x175 || msr === 0x176 || msr === 0xc000_0082 || msr === 0xc000_0083;
   if (isAddress && hi >> 15 !== 0 && hi >> 15 !== -1) return false;
