@@ -38,6 +38,8 @@
  *   them), checksum/accept errors in the ESR (no APIC bus).
  * - Lowest-priority delivery is fixed delivery to this APIC when the destination matches.
  * - ExtINT needs an external 8259 (`extIntAck`): without one, ExtINT requests are dropped.
+ * - LINT0/LINT1 input pins: nothing drives them in the virt machine (no 8259, no NMI button);
+ *   their LVT entries are stored (remote IRR reads 0) but never fire.
  * - The TSC-deadline value is a number: deadlines above 2^53 lose precision (they are ~104 days
  *   away at 1 GHz). A write to the TSC MSR does not move an armed deadline.
  */
