@@ -60,12 +60,13 @@ export interface InterruptController {
 }
 
 /**
- * MSRs the CPU does not keep itself (devices: the LAPIC's TSC deadline). Reads return
- * [lo, hi] or undefined, writes false, for an MSR the handler does not know (#GP).
+ * MSRs kept by the machine rather than the CPU (the LAPIC's APIC_BASE and TSC deadline). The
+ * handler is asked first: a read returns [lo, hi], a write true (done) or false (#GP); both
+ * return undefined for an MSR that is not the handler's, which the CPU then handles itself.
  */
 export interface MsrHandler {
   read(msr: number): [number, number] | undefined;
-  write(msr: number, lo: number, hi: number): boolean;
+  write(msr: number, lo: number, hi: number): boolean | undefined;
 }
 
 /** The I/O port space as the CPU sees it. */

@@ -22,14 +22,14 @@ export const FEATURES: readonly CpuidFeature[] = [
   { name: 'msr', leaf: 1, reg: 'edx', bit: 5, implemented: true },
   { name: 'pae', leaf: 1, reg: 'edx', bit: 6, implemented: true },
   { name: 'cx8', leaf: 1, reg: 'edx', bit: 8, implemented: true },
-  { name: 'apic', leaf: 1, reg: 'edx', bit: 9, implemented: false },
+  { name: 'apic', leaf: 1, reg: 'edx', bit: 9, implemented: true },
   { name: 'sep', leaf: 1, reg: 'edx', bit: 11, implemented: true },
   { name: 'pge', leaf: 1, reg: 'edx', bit: 13, implemented: true },
   { name: 'cmov', leaf: 1, reg: 'edx', bit: 15, implemented: true },
   { name: 'pat', leaf: 1, reg: 'edx', bit: 16, implemented: true },
   { name: 'clflush', leaf: 1, reg: 'edx', bit: 19, implemented: true },
   { name: 'mmx', leaf: 1, reg: 'edx', bit: 23, implemented: false },
-  { name: 'fxsr', leaf: 1, reg: 'edx', bit: 24, implemented: false },
+  { name: 'fxsr', leaf: 1, reg: 'edx', bit: 24, implemented: true },
   { name: 'sse', leaf: 1, reg: 'edx', bit: 25, implemented: false },
   { name: 'sse2', leaf: 1, reg: 'edx', bit: 26, implemented: false },
   { name: 'sse3', leaf: 1, reg: 'ecx', bit: 0, implemented: false },
@@ -38,6 +38,8 @@ export const FEATURES: readonly CpuidFeature[] = [
   { name: 'sse4_1', leaf: 1, reg: 'ecx', bit: 19, implemented: false },
   { name: 'sse4_2', leaf: 1, reg: 'ecx', bit: 20, implemented: false },
   { name: 'popcnt', leaf: 1, reg: 'ecx', bit: 23, implemented: true },
+  // The LAPIC timer's TSC-deadline mode (MSR 0x6E0): Linux then skips its timer calibration.
+  { name: 'tsc_deadline_timer', leaf: 1, reg: 'ecx', bit: 24, implemented: true },
   { name: 'hypervisor', leaf: 1, reg: 'ecx', bit: 31, implemented: true },
   { name: 'syscall', leaf: 0x8000_0001, reg: 'edx', bit: 11, implemented: true },
   { name: 'nx', leaf: 0x8000_0001, reg: 'edx', bit: 20, implemented: true },
@@ -65,6 +67,13 @@ const SIGNATURE = 6 << 8;
 /** Physical and linear address bits (leaf 0x80000008). */
 export const PHYS_ADDR_BITS = 36;
 export const VIRT_ADDR_BITS = 48;
+
+/**
+ * KVM paravirtual features (leaf 0x40000001 EAX): KVM_FEATURE_CLOCKSOURCE2 (bit 3, kvmclock at
+ * MSRs 0x4b564d00/01) and KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (bit 24: the TSC-based clock is
+ * stable, so Linux uses kvm-clock without per-read corrections).
+ */
+const KVM_FEATURES = (1 << 3) | (1 << 24);
 
 const LEAF1_ECX = bits(1, 'ecx');
 const LEAF1_EDX = bits(1, 'edx');
@@ -97,7 +106,7 @@ export function cpuid(leaf: number, _subleaf: number, out: Int32Array): void {
       d = str4('KVMKVMKVM\0\0\0', 8);
       break;
     case 0x4000_0001:
-      a = 0; // no paravirtual features yet (kvmclock arrives with the machine)
+      a = KVM_FEATURES;
       break;
     case 0x8000_0000:
       a = 0x8000_0008;

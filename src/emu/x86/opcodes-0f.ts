@@ -253,9 +253,11 @@ export function defineTwoByteMap(t: OpcodeTable): void {
   ['bt', 'bts', 'btr', 'btc'].forEach((n, i) => t.def(`0F BA /${i + 4}`, n, 'Ev,Ib', n === 'bt' ? '' : 'lock'));
   t.def('0F BB', 'btc', 'Ev,Gv', 'lock');
   t.def('0F BC', 'bsf', 'Gv,Ev');
-  t.def('F3 0F BC', 'tzcnt', 'Gv,Ev', 'noimpl');
+  // TZCNT/LZCNT (BMI1/LZCNT) are not advertised: like every CPU without them we execute F3 0F
+  // BC/BD as BSF/BSR with an ignored REP prefix (Linux and compilers emit "rep bsf" on purpose).
+  t.def('F3 0F BC', 'tzcnt', 'Gv,Ev');
   t.def('0F BD', 'bsr', 'Gv,Ev');
-  t.def('F3 0F BD', 'lzcnt', 'Gv,Ev', 'noimpl');
+  t.def('F3 0F BD', 'lzcnt', 'Gv,Ev');
   t.def('0F BE', 'movsx', 'Gv,Eb');
   t.def('0F BF', 'movsx', 'Gv,Ew');
   // 0F C0-CF.

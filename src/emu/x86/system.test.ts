@@ -296,7 +296,7 @@ describe('system behaviour', () => {
     let stored = 0;
     cpu.msrs = {
       read: (msr) => (msr === 0x6e0 ? [stored, 0] : undefined),
-      write: (msr, lo) => (msr === 0x6e0 ? ((stored = lo), true) : false),
+      write: (msr, lo) => (msr === 0x6e0 ? ((stored = lo), true) : undefined),
     };
     load(cpu, `
       lidt [idtr]

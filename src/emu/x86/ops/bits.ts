@@ -234,8 +234,9 @@ export function bindBits(op: Opcode): Binding | undefined {
   if (bt >= 0) return [bitTest, bt | (op.operands[1]?.kind === K.I ? BT_IMM : 0)];
   const byte = op.operands[0]?.size === SZ.B ? BYTE : 0;
   switch (op.mnemonic) {
-    case 'bsf': return [bitScan, 0];
-    case 'bsr': return [bitScan, BSR];
+    // Without BMI1/LZCNT in CPUID, F3 0F BC/BD are BSF/BSR (see opcodes-0f.ts).
+    case 'bsf': case 'tzcnt': return [bitScan, 0];
+    case 'bsr': case 'lzcnt': return [bitScan, BSR];
     case 'popcnt': return [popcnt, 0];
     case 'cmpxchg': return [cmpxchg, byte];
     case 'xadd': return [xadd, byte];

@@ -73,3 +73,15 @@ describe('32-bit-only instructions', () => {
     expect([cpu.lo(3) & 0xff, al(cpu)]).toEqual([0xff, 0]);
   });
 });
+
+describe('instructions of CPUs without BMI1/LZCNT', () => {
+  it('F3 0F BC/BD (TZCNT/LZCNT encodings) execute as BSF/BSR, as CPUID does not advertise BMI1', () => {
+    // rep bsf / rep bsr: a zero source sets ZF and leaves the destination (TZCNT would give 32).
+    let cpu = run32('mov ecx, 7\nmov esi, 0x1000\nrep bsf ecx, esi\nmov edx, ecx\nmov esi, 0x1000\nrep bsr eax, esi');
+    expect(cpu.lo(2)).toBe(12);
+    expect(cpu.lo(0)).toBe(12);
+    cpu = run32('mov ecx, 7\nxor esi, esi\nrep bsf ecx, esi');
+    expect(cpu.lo(1)).toBe(7);
+    expect(cpu.getFlags() & 0x40).toBe(0x40);
+  });
+});

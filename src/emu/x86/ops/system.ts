@@ -451,6 +451,8 @@ const MSR_GS_BASE = 0xc000_0101;
 /** Reads an MSR into [lo, hi]; undefined for an unknown MSR. */
 function readMsr(cpu: Cpu, msr: number): [number, number] | undefined {
   const i32 = cpu.i32;
+  const outside = cpu.msrs?.read(msr);
+  if (outside) return outside;
   switch (msr) {
     case MSR_EFER: return [i32[EFER >> 2]!, 0];
     case MSR_FS_BASE: return [cpu.segBaseLo(SEG_FS), cpu.segBaseHi(SEG_FS)];
@@ -458,12 +460,14 @@ function readMsr(cpu: Cpu, msr: number): [number, number] | undefined {
     case MSR_TSC: return tsc(cpu);
   }
   const field = MSR_FIELDS.get(msr);
-  if (field === undefined) return cpu.msrs?.read(msr);
+  if (field === undefined) return undefined;
   return [i32[field >> 2]!, i32[(field >> 2) + 1]!];
 }
 
 function writeMsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
   const i32 = cpu.i32;
+  const outside = cpu.msrs?.write(msr, lo, hi);
+  if (outside !== undefined) return outside;
   switch (msr) {
     case MSR_EFER: {
       const allowed = EFER_SCE | EFER_LME | EFER_NXE;
@@ -489,11 +493,12 @@ function writeMsr(cpu: Cpu, msr: number, lo: number, hi: number): boolean {
       const offset = hi * 2 ** 32 + (lo >>> 0) - now;
       i32[MSR_TSC_OFFSET >> 2] = offset % 2 ** 32 | 0;
       i32[(MSR_TSC_OFFSET >> 2) + 1] = Math.floor(offset / 2 ** 32) | 0;
+      cpu.onMsrWrite?.(msr, lo, hi);
       return true;
     }
   }
   const field = MSR_FIELDS.get(msr);
-  if (field === undefined) return cpu.msrs?.write(msr, lo, hi) ?? false;
+  if (field === undefined) return false;
   // Address MSRs must hold canonical addresses (#GP otherwise).
   const isAddress = msr === 0xc000_0102 || msr === 0x175 || msr === 0x176 || msr === 0xc000_0082 || msr === 0xc000_0083;
   if (isAddress && hi >> 15 !== 0 && hi >> 15 !== -1) return false;
