@@ -70,6 +70,11 @@ export const ACPI_SLEEP_STATUS_PORT = 0x601;
 export const ACPI_RESET_PORT = 0x602;
 /** Value written to the reset register to reset the machine (FADT RESET_VALUE). */
 export const ACPI_RESET_VALUE = 0x1;
+/**
+ * SLP_TYP of S5 (DSDT \_S5): the guest powers off by writing SLP_EN (bit 5) | SLP_TYP << 2
+ * = 0x34 to the sleep control port (ACPI 6.5 section 4.8.3.7). 5 is QEMU's choice as well.
+ */
+export const ACPI_SLP_TYP_S5 = 5;
 
 // ---------------------------------------------------------------------------------------------
 // Interrupts
@@ -77,6 +82,8 @@ export const ACPI_RESET_VALUE = 0x1;
 
 /** IOAPIC pins, GSI base 0 (MADT). */
 export const IOAPIC_PINS = 24;
+/** IOAPIC ID (MADT, and the reset value of the IOAPIC's ID register). */
+export const IOAPIC_ID = 0;
 /** COM1 uses ISA IRQ 4 = GSI 4, edge-triggered, active high (DSDT PNP0501). */
 export const COM1_GSI = 4;
 /** PCI INTA-INTD are routed to GSI 16-19, level-triggered, active low (DSDT _PRT). */
