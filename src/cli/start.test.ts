@@ -9,17 +9,20 @@ const dir = mkdtempSync(join(tmpdir(), 'virtlite-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function start(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/start.ts', ...args], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/start.ts', ...args], { cwd: root, encoding: 'utf8', input: '' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe('npm start', () => {
-  it('validates the default guest, then says it cannot boot yet (no fake boot)', () => {
-    const r = start();
-    expect(r.stdout).toMatch(/kernel: Linux 6\.1\.\d+, boot protocol 2\.1\d, 64-bit and 32-bit entry/);
-    expect(r.stderr).toContain('cannot boot yet');
-    expect(r.code).toBe(3);
-  });
+  it('boots the default guest: the kernel finds its ACPI tables, HPET and TSC deadline timer', () => {
+    const r = start('--deterministic', '--timeout', '6', '--verbose');
+    expect(r.stderr).toMatch(/virtlite: kernel Linux 6\.1\.\d+, boot protocol 2\.1\d, 64-bit and 32-bit entry/);
+    expect(r.stdout).toMatch(/Linux version 6\.1\.\d+/);
+    expect(r.stdout).toContain('ACPI: RSDP 0x00000000000E0000');
+    expect(r.stdout).toMatch(/ACPI: HPET id: 0x8086a201 base: 0xfed00000/);
+    expect(r.stdout).toContain('TSC deadline timer available');
+    expect(r.code).toBe(124); // not yet at a shell: the x87 FPU is still missing
+  }, 30_000);
 
   it('refuses a malformed kernel with a clear message and no stack trace', () => {
     const bad = join(dir, 'not-a-kernel');

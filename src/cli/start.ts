@@ -1,25 +1,40 @@
 /**
- * `npm start`: boot a Linux guest headless, with the serial console on this terminal.
+ * `npm start`: boots a Linux guest headless, with the serial console on this terminal.
  *
- * Today it loads and validates the kernel and initrd and then says plainly that the emulator
- * cannot boot yet (the x86-64 CPU core is the next issue). It never pretends to boot.
+ * stdin goes to the guest's UART (raw mode on a terminal: every key reaches the guest; Ctrl-A X
+ * quits, Ctrl-A Ctrl-A sends a Ctrl-A). When stdin is not a terminal its bytes are queued and
+ * fed as the guest's UART accepts them, so a script can pipe commands in. Serial output goes to
+ * stdout; progress and errors go to stderr. Exit status: 0 when the guest powers off (or the
+ * user quits), 1 on an emulator error, 2 for bad options or a bad kernel, 124 on --timeout.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BzImageError, describeBzImage, parseBzImage } from '../machine/bzimage.ts';
 import { DEFAULT_RAM_SIZE } from '../machine/layout.ts';
+import { KernelLoadError } from '../machine/loader.ts';
+import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, Machine, MachineConfigError } from '../machine/machine.ts';
 
 const DEFAULT_KERNEL = new URL('../../public/kernels/bzImage', import.meta.url);
 const DEFAULT_INITRD = new URL('../../public/kernels/initramfs.cpio', import.meta.url);
+const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
-const EXIT_CANNOT_BOOT = 3;
+const EXIT_TIMEOUT = 124;
+const CTRL_A = 0x01;
+const MIB = 1024 * 1024;
+const MIN_MIB = MIN_RAM_SIZE / MIB;
+const MAX_MIB = MAX_RAM_SIZE / MIB;
 
 const USAGE = `usage: npm start -- [options]
-  --kernel PATH     bzImage to boot (default: public/kernels/bzImage)
-  --initrd PATH     initramfs (default: public/kernels/initramfs.cpio)
-  --append TEXT     kernel command line
-  --mem MIB         guest RAM in MiB (default: ${DEFAULT_RAM_SIZE / 1024 / 1024})
-  --help            this text`;
+  --kernel PATH          bzImage to boot (default: public/kernels/bzImage)
+  --initrd PATH          initramfs (default: public/kernels/initramfs.cpio; --initrd '' for none)
+  --append TEXT          kernel command line (default: "${DEFAULT_CMDLINE}")
+  --mem MIB              guest RAM in MiB (default: ${DEFAULT_RAM_SIZE / MIB}, ${MIN_MIB} to ${MAX_MIB})
+  --boot-protocol 64|32  kernel entry: 64-bit (default) or 32-bit boot protocol
+  --deterministic        guest time follows the instruction count (reproducible runs)
+  --timeout SECONDS      stop with exit status ${EXIT_TIMEOUT} after this much host time
+  --verbose              print boot stages and machine events on stderr
+  --help                 this text
+Keys: Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A.`;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`virtlite: ${message}\n`);
@@ -35,39 +50,136 @@ function readInput(path: string | URL, what: string): Uint8Array {
   }
 }
 
-function main(): void {
-  let values;
+function parse() {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       options: {
         kernel: { type: 'string' },
         initrd: { type: 'string' },
         append: { type: 'string' },
         mem: { type: 'string' },
+        'boot-protocol': { type: 'string' },
+        deterministic: { type: 'boolean' },
+        timeout: { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
+    }).values;
   } catch (e) {
-    fail(`${e instanceof Error ? e.message : e}\n${USAGE}`, EXIT_USAGE);
+    return fail(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`, EXIT_USAGE);
   }
+}
+
+async function main(): Promise<void> {
+  const values = parse();
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const mem = values.mem === undefined ? DEFAULT_RAM_SIZE / 1024 / 1024 : Number(values.mem);
-  if (!Number.isInteger(mem) || mem < 16 || mem > 3072) fail(`--mem must be a whole number of MiB, 16 to 3072`, EXIT_USAGE);
+  const mem = values.mem === undefined ? DEFAULT_RAM_SIZE / MIB : Number(values.mem);
+  if (!Number.isInteger(mem) || mem < MIN_MIB || mem > MAX_MIB) {
+    fail(`--mem must be a whole number of MiB, ${MIN_MIB} to ${MAX_MIB}`, EXIT_USAGE);
+  }
+  const protocol = values['boot-protocol'] === undefined ? 64 : Number(values['boot-protocol']);
+  if (protocol !== 64 && protocol !== 32) fail('--boot-protocol must be 64 or 32', EXIT_USAGE);
+  const timeout = values.timeout === undefined ? Infinity : Number(values.timeout);
+  if (!(timeout > 0)) fail('--timeout must be a positive number of seconds', EXIT_USAGE);
 
   const kernelPath = values.kernel ?? DEFAULT_KERNEL;
-  let kernel;
+  const kernel = readInput(kernelPath, 'kernel');
   try {
-    kernel = parseBzImage(readInput(kernelPath, 'kernel'));
+    const image = parseBzImage(kernel);
+    if (values.verbose) process.stderr.write(`virtlite: kernel ${describeBzImage(image)}\n`);
   } catch (e) {
-    if (e instanceof BzImageError) fail(`refusing kernel ${String(kernelPath)}: ${e.message}`, EXIT_USAGE);
+    if (e instanceof BzImageError) fail(`refusing kernel ${String(kernelPath instanceof URL ? kernelPath.pathname : kernelPath)}: ${e.message}`, EXIT_USAGE);
     throw e;
   }
-  const initrd = readInput(values.initrd ?? DEFAULT_INITRD, 'initrd');
-  process.stdout.write(`kernel: ${describeBzImage(kernel)}\ninitrd: ${initrd.length} bytes\nmemory: ${mem} MiB\n`);
-  fail('cannot boot yet: the x86-64 CPU core is not implemented (see README, "Status").', EXIT_CANNOT_BOOT);
+  const initrd = values.initrd === '' ? undefined : readInput(values.initrd ?? DEFAULT_INITRD, 'initrd');
+
+  const out = process.stdout;
+  let machine: Machine;
+  try {
+    machine = new Machine({
+      kernel,
+      initrd,
+      cmdline: values.append,
+      ramSize: mem * MIB,
+      bootProtocol: protocol,
+      deterministic: values.deterministic,
+      serialOutput: (chunk) => out.write(chunk),
+      log: values.verbose ? (line) => process.stderr.write(`virtlite: ${line}\n`) : undefined,
+    });
+  } catch (e) {
+    if (e instanceof BzImageError || e instanceof KernelLoadError || e instanceof MachineConfigError) {
+      fail(`cannot boot: ${e.message}`, EXIT_USAGE);
+    }
+    throw e;
+  }
+  if (values.verbose) process.stderr.write(`virtlite: booting with ${mem} MiB of RAM (Ctrl-A X quits)\n`);
+
+  // Input: raw mode on a terminal (with the Ctrl-A escape), a queue otherwise.
+  let wake: (() => void) | undefined;
+  let quit = false;
+  const stdin = process.stdin;
+  const tty = stdin.isTTY === true;
+  if (tty) stdin.setRawMode(true);
+  let escape = false;
+  stdin.on('data', (data: Buffer) => {
+    let bytes = new Uint8Array(data);
+    if (tty) {
+      const kept: number[] = [];
+      for (const b of bytes) {
+        if (escape) {
+          escape = false;
+          if (b === 0x78 || b === 0x58) quit = true; // x / X
+          else if (b === CTRL_A) kept.push(CTRL_A);
+        } else if (b === CTRL_A) escape = true;
+        else kept.push(b);
+      }
+      bytes = Uint8Array.from(kept);
+    }
+    if (bytes.length > 0) machine.sendInput(bytes);
+    wake?.();
+  });
+  stdin.on('end', () => wake?.());
+  const restore = () => {
+    if (tty) stdin.setRawMode(false);
+    stdin.pause();
+  };
+
+  const started = performance.now();
+  const finish = (code: number, message?: string): never => {
+    restore();
+    if (message) process.stderr.write(`\nvirtlite: ${message}\n`);
+    // Let stdout drain before exiting (a pipe may be slower than the guest).
+    out.write('', () => process.exit(code));
+    return undefined as never;
+  };
+
+  for (;;) {
+    if (quit) return finish(0, 'quit (Ctrl-A X)');
+    if (performance.now() - started > timeout * 1000) return finish(EXIT_TIMEOUT, `timeout after ${timeout} s`);
+    const r = machine.run(20);
+    if (r.kind === 'poweroff') {
+      if (values.verbose) process.stderr.write(`virtlite: guest powered off after ${(machine.instructions / 1e6).toFixed(0)} M instructions\n`);
+      return finish(0);
+    }
+    if (r.kind === 'error') return finish(EXIT_ERROR, r.message);
+    if (r.kind === 'idle') {
+      const ms = Math.min(r.wakeInMs, timeout * 1000 - (performance.now() - started), 2 ** 31 - 1);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, ms));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    } else {
+      // Busy: let input and output events through between slices.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
 }
 
-main();
+main().catch((e: unknown) => fail(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, EXIT_ERROR));
