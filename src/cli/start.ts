@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { BzImageError, describeBzImage, parseBzImage } from '../machine/bzimage.ts';
 import { DEFAULT_RAM_SIZE } from '../machine/layout.ts';
 import { KernelLoadError } from '../machine/loader.ts';
-import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, Machine, MachineConfigError } from '../machine/machine.ts';
+import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, MachineConfigError } from '../machine/machine.ts';
+import { startLocalVm, type LocalVm } from '../api/local.ts';
 
 const DEFAULT_KERNEL = new URL('../../public/kernels/bzImage', import.meta.url);
 const DEFAULT_INITRD = new URL('../../public/kernels/initramfs.cpio', import.meta.url);
@@ -97,16 +98,15 @@ async function main(): Promise<void> {
   const initrd = values.initrd === '' ? undefined : readInput(values.initrd ?? DEFAULT_INITRD, 'initrd');
 
   const out = process.stdout;
-  let machine: Machine;
+  let local: LocalVm;
   try {
-    machine = new Machine({
+    local = startLocalVm({
       kernel,
       initrd,
       cmdline: values.append,
       ramSize: mem * MIB,
       bootProtocol: protocol,
       deterministic: values.deterministic,
-      serialOutput: (chunk) => out.write(chunk),
       log: values.verbose ? (line) => process.stderr.write(`virtlite: ${line}\n`) : undefined,
     });
   } catch (e) {
@@ -115,15 +115,21 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  if (values.verbose) process.stderr.write(`virtlite: booting with ${mem} MiB of RAM (Ctrl-A X quits)\n`);
+  const { vm, runner, machine } = local;
+  vm.onSerial((data) => out.write(data));
+  if (values.verbose) {
+    process.stderr.write(`virtlite: booting with ${mem} MiB of RAM (Ctrl-A X quits)\n`);
+    vm.on((e) => {
+      if (e.type === 'booted') process.stderr.write(`\nvirtlite: shell ready after ${(e.bootMs / 1000).toFixed(2)} s\n`);
+    });
+  }
 
   // Input: raw mode on a terminal (with the Ctrl-A escape), a queue otherwise.
-  let wake: (() => void) | undefined;
-  let quit = false;
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
   let escape = false;
+  let quit = false;
   stdin.on('data', (data: Buffer) => {
     let bytes = new Uint8Array(data);
     if (tty) {
@@ -138,48 +144,31 @@ async function main(): Promise<void> {
       }
       bytes = Uint8Array.from(kept);
     }
-    if (bytes.length > 0) machine.sendInput(bytes);
-    wake?.();
+    if (bytes.length > 0) vm.write(bytes);
+    if (quit) runner.stop();
   });
-  stdin.on('end', () => wake?.());
-  const restore = () => {
-    if (tty) stdin.setRawMode(false);
-    stdin.pause();
-  };
 
-  const started = performance.now();
-  const finish = (code: number, message?: string): never => {
-    restore();
-    if (message) process.stderr.write(`\nvirtlite: ${message}\n`);
-    // Let stdout drain before exiting (a pipe may be slower than the guest).
-    out.write('', () => process.exit(code));
-    return undefined as never;
-  };
-
-  for (;;) {
-    if (quit) return finish(0, 'quit (Ctrl-A X)');
-    if (performance.now() - started > timeout * 1000) return finish(EXIT_TIMEOUT, `timeout after ${timeout} s`);
-    const r = machine.run(20);
-    if (r.kind === 'poweroff') {
-      if (values.verbose) process.stderr.write(`virtlite: guest powered off after ${(machine.instructions / 1e6).toFixed(0)} M instructions\n`);
-      return finish(0);
-    }
-    if (r.kind === 'error') return finish(EXIT_ERROR, r.message);
-    if (r.kind === 'idle') {
-      const ms = Math.min(r.wakeInMs, timeout * 1000 - (performance.now() - started), 2 ** 31 - 1);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, ms));
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
-    } else {
-      // Busy: let input and output events through between slices.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+  let timedOut = false;
+  const timer = timeout === Infinity ? undefined : setTimeout(() => {
+    timedOut = true;
+    runner.stop();
+  }, timeout * 1000);
+  const end = await local.finished;
+  clearTimeout(timer);
+  if (tty) stdin.setRawMode(false);
+  stdin.pause();
+  let code = 0;
+  if (end.type === 'error') {
+    process.stderr.write(`\nvirtlite: ${end.message}\n`);
+    code = EXIT_ERROR;
+  } else if (end.type === 'stopped') {
+    process.stderr.write(timedOut ? `\nvirtlite: timeout after ${timeout} s\n` : '\nvirtlite: quit (Ctrl-A X)\n');
+    code = timedOut ? EXIT_TIMEOUT : 0;
+  } else if (values.verbose) {
+    process.stderr.write(`virtlite: guest powered off after ${(machine.instructions / 1e6).toFixed(0)} M instructions\n`);
   }
+  // Let stdout drain before exiting (a pipe may be slower than the guest).
+  out.write('', () => process.exit(code));
 }
 
 main().catch((e: unknown) => fail(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`, EXIT_ERROR));
