@@ -12,9 +12,10 @@
  */
 import { NATIVE_DATA_ADDR, type X86UserState } from '../../testing/native.ts';
 import { unimplemented } from '../exec.ts';
-import { A, K, MAP_0F, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F3, SZ, type Opcode } from '../opcode-table.ts';
+import { A, K, MAP_0F, MAP_0F38, MAP_0F3A, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F3, SZ, type Opcode } from '../opcode-table.ts';
 import { OPCODES } from '../opcodes.ts';
 import { describeBytes, type DiffCase, type Rng } from './differential.ts';
+import { SSE_INT_MNEMONICS, sseIntSetup } from './fuzz-sse-int.ts';
 
 /** Instruction families and the mnemonics in them. */
 export const FAMILIES: Record<string, readonly string[]> = {
@@ -37,6 +38,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'movss', 'movsd', 'movlps', 'movlpd', 'movhps', 'movhpd', 'movhlps', 'movlhps', 'movd', 'movq', 'movntq', 'movq2dq',
     'movdq2q', 'movnti', 'movmskps', 'movmskpd', 'andps', 'andpd', 'andnps', 'andnpd', 'orps', 'orpd', 'xorps', 'xorpd',
     'emms', 'ldmxcsr', 'stmxcsr'],
+  'sse-int': SSE_INT_MNEMONICS,
 };
 
 /**
@@ -47,6 +49,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
 export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K in keyof DiffCase]: DiffCase[K] }) => void> = {
   // Moves and logic: the default random registers are all they need.
   'sse-move': () => {},
+  'sse-int': sseIntSetup,
 };
 
 /** Random register contents for SIMD cases (see SIMD_SETUP). */
@@ -112,7 +115,7 @@ export function fuzzableEntries(family: string, bits: 32 | 64 = 64): Opcode[] {
   const invalid = bits === 64 ? A.I64 : A.O64;
   return OPCODES.all.filter((op) =>
     names.includes(op.mnemonic) && !missing.has(op) && (op.attrs & (invalid | A.NO_IMPL | A.PRIV)) === 0 &&
-    (op.map === MAP_1 || op.map === MAP_0F) &&
+    (op.map === MAP_1 || op.map === MAP_0F || op.map === MAP_0F38 || op.map === MAP_0F3A) &&
     !op.operands.some((o) => o.kind === K.S || o.kind === K.SEG || (o.kind === K.E && o.size === SZ.NONE)) &&
     !(op.mnemonic === 'jmp' || op.mnemonic === 'call' ? op.operands[0]?.kind !== K.J : false) &&
     !((op.mnemonic === 'shld' || op.mnemonic === 'shrd')));
@@ -143,7 +146,7 @@ export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
   if (!mem && rng.below(3) === 0) rex |= 0x41;
   if (rex === 0 && rng.below(4) === 0) rex = 0x40;
   if (rex) bytes.push(rex);
-  if (op.map === MAP_0F) bytes.push(0x0f);
+  pushEscape(op, bytes);
   // +r opcodes: pick a register in the low bits.
   const plusR = op.operands.some((o) => o.kind === K.Z);
   bytes.push(plusR ? (op.opcode & ~7) | rng.below(8) : op.opcode);
@@ -192,7 +195,7 @@ function randomCase32(rng: Rng, op: Opcode): DiffCase {
   const memory = op.hasModrm && (op.operands.some((o) => o.kind === K.M) || rng.below(3) === 0);
   const regOnly = op.operands.some((o) => o.kind === K.R || o.kind === K.U || o.kind === K.N);
   const mem = memory && !regOnly;
-  if (op.map === MAP_0F) bytes.push(0x0f);
+  pushEscape(op, bytes);
   const plusR = op.operands.some((o) => o.kind === K.Z);
   bytes.push(plusR ? (op.opcode & ~7) | rng.below(8) : op.opcode);
   if (op.hasModrm) {
@@ -248,6 +251,13 @@ function pushImmediates(rng: Rng, op: Opcode, bytes: number[], opsize: number, a
     }
   }
   if (branch) for (let i = 0; i < FILLER; i++) bytes.push(0xff, 0xc0);
+}
+
+/** The opcode-map escape bytes: 0F, 0F 38 or 0F 3A. */
+function pushEscape(op: Opcode, bytes: number[]): void {
+  if (op.map !== MAP_1) bytes.push(0x0f);
+  if (op.map === MAP_0F38) bytes.push(0x38);
+  else if (op.map === MAP_0F3A) bytes.push(0x3a);
 }
 
 /** The ModRM.reg value an entry's group encoding requires (e.g. "80 /5"), if any. */
