@@ -3,9 +3,10 @@
  * PMOVMSKB, PEXTRW and PINSRW (0F C5/C4, MMX and XMM), the SSE4.1 PEXTRB/W/D/Q, EXTRACTPS,
  * PINSRB/D/Q and PTEST, and MASKMOVQ/MASKMOVDQU. Intel SDM Vol. 2, the page of each.
  *
- * MMX forms with a memory operand check for #UD/#NM/#MF first, access memory, and only then
+ * MMX forms with a memory source check for #UD/#NM/#MF first, read memory, and only then
  * make the x87-to-MMX transition (TOP = 0, all tags valid): the host leaves TOP and the tags
- * unchanged when the memory access faults, and raises a pending #MF before a #PF.
+ * unchanged when the read faults, and raises a pending #MF before a #PF. MASKMOVQ, a store,
+ * makes the transition first: the host shows it done when the store faults.
  *
  * MASKMOVQ/MASKMOVDQU store the bytes of the source whose mask byte has bit 7 set to
  * DS:rDI (a segment override applies; the address size picks DI/EDI/RDI). All or nothing:
@@ -184,7 +185,7 @@ export function ptest(cpu: Cpu, e: CachedInsn): void {
 /** MASKMOVQ P, N / MASKMOVDQU V, U: byte-masked store of reg to DS:rDI (see the file comment). */
 export function maskmov(cpu: Cpu, e: CachedInsn): void {
   const mmx = e.aux === FORM_MMX;
-  if (mmx) mmxFaults(cpu);
+  if (mmx) checkMmx(cpu); // the host makes the transition even when the store faults
   else checkSse(cpu);
   views(cpu);
   const src = (mmx ? MM_I + 4 * (e.reg & 7) : XMM_I + 4 * e.reg) * 4;
@@ -209,5 +210,4 @@ export function maskmov(cpu: Cpu, e: CachedInsn): void {
     const a = (lo + i) | 0;
     cpu.write8(a, long && (a >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi, u8[src + i]!);
   }
-  if (mmx) checkMmx(cpu);
 }
