@@ -18,7 +18,7 @@ import {
 import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
-import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
+import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, EXEC_PAGE_MASK, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
   RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE,
@@ -592,6 +592,7 @@ export class Cpu extends Mmu {
       linHi = 0;
     }
     const phys = this.translate(linLo, linHi, ACCESS_EXEC);
+    this.execPages[(linLo >>> 12) & EXEC_PAGE_MASK] = 1;
     const page = Math.floor(phys / 4096);
     const off = phys & 0xfff;
     const bits = this.codeBits;

@@ -89,6 +89,9 @@ if (T_TAG_LO !== TLB_TAG_LO >> 2 || T_TAG_HI !== TLB_TAG_HI >> 2 || T_PHYS !== T
   throw new Error('mmu.ts: the literal TLB indexes no longer match state-layout.ts');
 }
 
+/** Size - 1 of Mmu.execPages. */
+export const EXEC_PAGE_MASK = 4095;
+
 /** Thrown (the one instance) when an instruction raises an exception; see Cpu.fault. */
 export const CPU_FAULT = { fault: true };
 
@@ -164,9 +167,17 @@ export class Mmu {
 
   // ---- TLB -------------------------------------------------------------------------------
 
+  /**
+   * Linear pages code was fetched from, hashed (page & EXEC_PAGE_MASK): instruction links
+   * depend only on their translations, so INVLPG of any other page keeps every link (Linux
+   * INVLPGs data pages by the tens of thousands while it boots).
+   */
+  readonly execPages = new Uint8Array(EXEC_PAGE_MASK + 1);
+
   /** Drops every entry (or every non-global one). */
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
+    this.execPages.fill(0);
     if (includingGlobal) this.largeInTlb = false;
     i32[ATTENTION >> 2] = 1;
     this.codeEpoch++; // instruction links assume unchanged translations
@@ -175,6 +186,28 @@ export class Mmu {
     for (let i = 0; i < TLB_ENTRIES; i++) {
       if (includingGlobal || (i32[flags + i]! & TLB_GLOBAL) === 0) i32[tag + i] = -1;
     }
+    this.compactLargeSlots();
+  }
+
+  /**
+   * TLB slots that may hold a piece of a large page (each listed once), so that INVLPG visits
+   * only those instead of the whole TLB. Slots whose entry is gone or no longer large are
+   * dropped from the list when it is walked.
+   */
+  private readonly largeSlots = new Int32Array(TLB_ENTRIES);
+  private readonly largeListed = new Uint8Array(TLB_ENTRIES);
+  private largeCount = 0;
+
+  private compactLargeSlots(): void {
+    const i32 = this.i32;
+    let n = 0;
+    for (let k = 0; k < this.largeCount; k++) {
+      const i = this.largeSlots[k]!;
+      if (i32[T_TAG_LO + i] !== -1 && (i32[T_FLAGS + i]! & TLB_LARGE_MASK) !== 0) this.largeSlots[n++] = i;
+      else this.largeListed[i] = 0;
+    }
+    this.largeCount = n;
+    if (n === 0) this.largeInTlb = false;
   }
 
   /** Whether the TLB may hold pieces of large pages (INVLPG must then drop all of them). */
@@ -185,18 +218,32 @@ export class Mmu {
   /** INVLPG: drops the translation of the page holding (lo, hi), a large page included. */
   flushPage(lo: number, hi: number): void {
     const i32 = this.i32;
-    i32[ATTENTION >> 2] = 1;
-    this.codeEpoch++;
+    if (this.execPages[(lo >>> 12) & EXEC_PAGE_MASK]) {
+      // A page code came from: links into it may now be stale.
+      i32[ATTENTION >> 2] = 1;
+      this.codeEpoch++;
+    }
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi) i32[T_TAG_LO + idx] = -1;
     if (!this.largeInTlb) return;
     // A large page is cached as 4 KiB pieces in many slots: drop every piece of a large page
-    // that contains this address.
-    for (let i = 0; i < TLB_ENTRIES; i++) {
+    // that contains this address (the listed slots are the only candidates).
+    let droppedLarge = false;
+    for (let k = 0; k < this.largeCount; k++) {
+      const i = this.largeSlots[k]!;
       const size = (i32[T_FLAGS + i]! & TLB_LARGE_MASK) >>> TLB_LARGE_SHIFT;
       if (size === 0 || i32[T_TAG_LO + i] === -1 || i32[T_TAG_HI + i] !== hi) continue;
       const shift = LARGE_PAGE_SHIFTS[size]!;
-      if (i32[T_TAG_LO + i]! >>> (shift - 12) === lo >>> shift) i32[T_TAG_LO + i] = -1;
+      if (i32[T_TAG_LO + i]! >>> (shift - 12) === lo >>> shift) {
+        i32[T_TAG_LO + i] = -1;
+        droppedLarge = true;
+      }
+    }
+    this.compactLargeSlots();
+    if (droppedLarge) {
+      // Code elsewhere in the large page may have been fetched through it: drop every link.
+      i32[ATTENTION >> 2] = 1;
+      this.codeEpoch++;
     }
   }
 
@@ -333,11 +380,15 @@ export class Mmu {
         if (dirty && rw) flags |= TLB_USER_WRITE;
       }
       if (global) flags |= TLB_GLOBAL;
-      if (this.walkSize !== 0) {
-        flags |= this.walkSize << TLB_LARGE_SHIFT;
-        this.largeInTlb = true;
-      }
       this.fillTlb(idx, lo, hi, physPage, flags);
+      if (this.walkSize !== 0) {
+        this.i32[T_FLAGS + idx] = flags | (this.walkSize << TLB_LARGE_SHIFT);
+        this.largeInTlb = true;
+        if (!this.largeListed[idx]) {
+          this.largeListed[idx] = 1;
+          this.largeSlots[this.largeCount++] = idx;
+        }
+      }
     }
     return physPage + (lo & 0xfff);
   }
