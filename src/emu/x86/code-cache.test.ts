@@ -77,4 +77,27 @@ describe('decoded-instruction cache', () => {
     const cpu = machine('nop\nnop\nnop\nhlt', 0x1feffc); // hlt is the last byte of page 0x1fe
     expect(cpu.run(10)).toBe(STOP_HALT);
   });
+
+  it('follows a remapped code page after INVLPG, also while INVLPGs of data pages keep the links', () => {
+    // A loop calls a function on page 0x101; the loop remaps that linear page to another
+    // physical page (0x180, holding "mov al, 2; ret") and INVLPGs it. INVLPG of a data page in
+    // between must not hide the change either.
+    const cpu = machine(`
+      xor ebx, ebx
+      call 0x101000           ; al = 1 (the original page)
+      add bl, al
+      invlpg [0x150000]       ; a data page: links stay
+      call 0x101000
+      add bl, al
+      mov qword [0x5000 + 0x101 * 8], 0x180003
+      invlpg [0x101000]
+      call 0x101000           ; al = 2 (the new page)
+      add bl, al
+      hlt`);
+    cpu.u8.set([0xb0, 0x01, 0xc3], RAM_OFFSET + 0x101000);
+    cpu.u8.set([0xb0, 0x02, 0xc3], RAM_OFFSET + 0x180000);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.lo(3) & 0xff).toBe(1 + 1 + 2);
+  });
 });
+
