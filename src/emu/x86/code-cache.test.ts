@@ -84,15 +84,17 @@ describe('decoded-instruction cache', () => {
     // between must not hide the change either.
     const cpu = machine(`
       xor ebx, ebx
-      call 0x101000           ; al = 1 (the original page)
+      mov ecx, 3
+    again:
+      call 0x101000           ; the same CALL each time: its branch link must not survive the remap
       add bl, al
       invlpg [0x150000]       ; a data page: links stay
-      call 0x101000
-      add bl, al
+      cmp ecx, 2
+      jne skip
       mov qword [0x5000 + 0x101 * 8], 0x180003
       invlpg [0x101000]
-      call 0x101000           ; al = 2 (the new page)
-      add bl, al
+    skip:
+      loop again
       hlt`);
     cpu.u8.set([0xb0, 0x01, 0xc3], RAM_OFFSET + 0x101000);
     cpu.u8.set([0xb0, 0x02, 0xc3], RAM_OFFSET + 0x180000);
