@@ -19,31 +19,15 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { SEG_DS } from '../decoder.ts';
-import { VEC_MF, VEC_NM, VEC_UD } from '../exceptions.ts';
 import { ARITH, CF, ZF } from '../flags.ts';
-import { ACCESS_WRITE, CR0_EM, CR0_TS } from '../mmu.ts';
-import { CR0, FPU_FSW, RFLAGS } from '../../state-layout.ts';
+import { ACCESS_WRITE } from '../mmu.ts';
+import { RFLAGS } from '../../state-layout.ts';
 import { MM_I, XMM_I, checkMmx, checkSse, xmmRm } from './simd.ts';
-import { V, views } from './sse-int-lanes.ts';
+import { V, mmWritten, mmxFaults, views } from './sse-int-lanes.ts';
 
-/** FSW.ES: an unmasked x87 exception is pending. */
-const FSW_ES = 0x80;
-
-/**
- * The fault checks of checkMmx() without the x87-to-MMX transition (for forms that access
- * memory before the transition; checkMmx() follows the access).
- */
-export function mmxFaults(cpu: Cpu): void {
-  const i32 = cpu.i32;
-  const cr0 = i32[CR0 >> 2]!;
-  if ((cr0 & (CR0_EM | CR0_TS)) !== 0) cpu.fault((cr0 & CR0_EM) !== 0 ? VEC_UD : VEC_NM);
-  if ((i32[FPU_FSW >> 2]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
-}
-
-/** Marks MMr written: the x87 sign/exponent field of R_r becomes all ones. */
-export function mmWritten(cpu: Cpu, at: number): void {
-  cpu.i32[at + 2] = cpu.i32[at + 2]! | 0xffff;
-}
+// Module-local copies of state indexes (an imported binding is re-read on every use).
+const I_XMM = XMM_I;
+const I_MM = MM_I;
 
 /** aux of the forms below that exist as MMX (NP) and XMM (66) encodings. */
 export const FORM_MMX = 1;
@@ -54,11 +38,11 @@ export function pmovmskb(cpu: Cpu, e: CachedInsn): void {
   let n: number;
   if (e.aux === FORM_MMX) {
     checkMmx(cpu);
-    r = MM_I + 4 * (e.rm & 7);
+    r = I_MM + 4 * (e.rm & 7);
     n = 2;
   } else {
     checkSse(cpu);
-    r = XMM_I + 4 * e.rm;
+    r = I_XMM + 4 * e.rm;
     n = 4;
   }
   const i32 = cpu.i32;
@@ -75,10 +59,10 @@ export function pextrwReg(cpu: Cpu, e: CachedInsn): void {
   let at: number;
   if (e.aux === FORM_MMX) {
     checkMmx(cpu);
-    at = (MM_I + 4 * (e.rm & 7)) * 2 + (e.imm & 3);
+    at = (I_MM + 4 * (e.rm & 7)) * 2 + (e.imm & 3);
   } else {
     checkSse(cpu);
-    at = (XMM_I + 4 * e.rm) * 2 + (e.imm & 7);
+    at = (I_XMM + 4 * e.rm) * 2 + (e.imm & 7);
   }
   views(cpu);
   cpu.setReg(e.reg, 4, V.u16[at]!, 0, 0);
@@ -93,11 +77,11 @@ export function pinsrw(cpu: Cpu, e: CachedInsn): void {
   views(cpu);
   if (mmx) {
     checkMmx(cpu);
-    const d = MM_I + 4 * (e.reg & 7);
+    const d = I_MM + 4 * (e.reg & 7);
     V.u16[d * 2 + (e.imm & 3)] = value;
     mmWritten(cpu, d);
   } else {
-    V.u16[(XMM_I + 4 * e.reg) * 2 + (e.imm & 7)] = value;
+    V.u16[(I_XMM + 4 * e.reg) * 2 + (e.imm & 7)] = value;
   }
 }
 
@@ -111,7 +95,7 @@ export const EXTR_PS = 3;
 export function pextr(cpu: Cpu, e: CachedInsn): void {
   checkSse(cpu);
   views(cpu);
-  const src = XMM_I + 4 * e.reg;
+  const src = I_XMM + 4 * e.reg;
   const imm = e.imm;
   let size = e.aux === EXTR_PS ? 4 : e.aux;
   if (size === 4 && e.aux === EXTR_D && e.opsize === 8) size = 8;
@@ -152,7 +136,7 @@ export function pinsr(cpu: Cpu, e: CachedInsn): void {
     hi = cpu.hi;
   }
   views(cpu);
-  const d = XMM_I + 4 * e.reg;
+  const d = I_XMM + 4 * e.reg;
   const imm = e.imm;
   if (size === 1) {
     V.u8[d * 4 + (imm & 15)] = lo;
@@ -168,7 +152,7 @@ export function pinsr(cpu: Cpu, e: CachedInsn): void {
 export function ptest(cpu: Cpu, e: CachedInsn): void {
   checkSse(cpu);
   const s = xmmRm(cpu, e, 16, true);
-  const d = XMM_I + 4 * e.reg;
+  const d = I_XMM + 4 * e.reg;
   const i32 = cpu.i32;
   let and = 0;
   let andn = 0;
@@ -188,8 +172,8 @@ export function maskmov(cpu: Cpu, e: CachedInsn): void {
   if (mmx) checkMmx(cpu); // the host makes the transition even when the store faults
   else checkSse(cpu);
   views(cpu);
-  const src = (mmx ? MM_I + 4 * (e.reg & 7) : XMM_I + 4 * e.reg) * 4;
-  const mask = (mmx ? MM_I + 4 * (e.rm & 7) : XMM_I + 4 * e.rm) * 4;
+  const src = (mmx ? I_MM + 4 * (e.reg & 7) : I_XMM + 4 * e.reg) * 4;
+  const mask = (mmx ? I_MM + 4 * (e.rm & 7) : I_XMM + 4 * e.rm) * 4;
   const bytes = mmx ? 8 : 16;
   let lo = cpu.lo(7);
   let hi = cpu.hi64(7);

@@ -6,7 +6,9 @@
  * and Vol. 1 chapter 9 (MMX) / 11 (SSE2) for saturation and wrap-around rules.
  *
  * Bytes and words are accessed through typed-array views over the same memory (`V`, refreshed
- * by `views(cpu)` at the start of each handler; the CPU's memory never changes). Operations
+ * by `views(cpu)` at the start of each handler; the CPU's memory never changes). The generic
+ * handlers of the two-operand and shift-by-immediate forms live here too, next to the lane
+ * table they dispatch through. Operations
  * whose result lane i depends only on lane i of both sources work in place (d may equal s);
  * the others build their result in the TMP_I scratch and copy it (sse-int-shuffle.ts).
  *
@@ -16,8 +18,24 @@
  *
  * Not supported: nothing in these instructions (they raise no SIMD floating-point exceptions).
  */
-import type { Cpu } from '../cpu.ts';
-import { TMP_I } from './simd.ts';
+import type { CachedInsn, Cpu } from '../cpu.ts';
+import { VEC_MF, VEC_NM, VEC_UD } from '../exceptions.ts';
+import { CR0_EM, CR0_TS } from '../mmu.ts';
+import { CR0, FPU_FSW } from '../../state-layout.ts';
+import { MM_I, SRC_I, TMP_I, XMM_I, checkMmx, checkSse, loadMem } from './simd.ts';
+
+// Imported bindings are re-read on every use (a getter call under tsx): the hot handlers below
+// use module-local copies.
+const I_XMM = XMM_I;
+const I_MM = MM_I;
+const I_SRC = SRC_I;
+const I_TMP = TMP_I;
+const I_CR0 = CR0 >> 2;
+const I_FSW = FPU_FSW >> 2;
+const CR0_EM_TS = CR0_EM | CR0_TS;
+const EM = CR0_EM;
+/** FSW.ES: an unmasked x87 exception is pending. */
+const FSW_ES = 0x80;
 
 /** A lane operation: destination/first source at `d`, second source at `s`, `n` dwords wide. */
 export type Lane = (d: number, s: number, n: number, imm: number) => void;
@@ -46,6 +64,94 @@ export function views(cpu: Cpu): void {
   V.i32 = new Int32Array(buf);
 }
 
+/**
+ * Lane and shift functions by the index the binder (sse-int.ts) puts in `aux` bits 0-7; aux
+ * bits 8-12 hold the width of the memory operand in bytes, bit 13 its 16-byte alignment.
+ */
+export const LANES: Lane[] = [];
+export const SHIFTS: Shift[] = [];
+export const MEM_SHIFT = 8;
+const MEM_MASK = 31;
+export const ALIGNED = 1 << 13;
+
+/**
+ * The fault checks of checkMmx() without the x87-to-MMX transition, for forms that read
+ * memory before the transition (the host leaves TOP and the tags alone when the read faults,
+ * and raises a pending #MF before a #PF); checkMmx() follows the read.
+ */
+export function mmxFaults(cpu: Cpu): void {
+  const i32 = cpu.i32;
+  const cr0 = i32[I_CR0]!;
+  if ((cr0 & CR0_EM_TS) !== 0) cpu.fault((cr0 & EM) !== 0 ? VEC_UD : VEC_NM);
+  if ((i32[I_FSW]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
+}
+
+/** Marks MMX register data at `at` written: the x87 sign/exponent field becomes all ones. */
+export function mmWritten(cpu: Cpu, at: number): void {
+  cpu.i32[at + 2] = cpu.i32[at + 2]! | 0xffff;
+}
+
+/** Reads a `bytes`-wide memory source into SRC_I (2 bytes: PMOVSXBQ/PMOVZXBQ/... Ww). */
+function loadSource(cpu: Cpu, e: CachedInsn, bytes: number, aligned: boolean): number {
+  if (bytes !== 2) return loadMem(cpu, e, bytes, aligned);
+  const i32 = cpu.i32;
+  cpu.ea(e);
+  i32[I_SRC] = cpu.readEA(2);
+  i32[I_SRC + 1] = 0;
+  i32[I_SRC + 2] = 0;
+  i32[I_SRC + 3] = 0;
+  return I_SRC;
+}
+
+/** MMX two-operand form: MMreg op= MMrm/mem (2 dwords). */
+export function mmxOp(cpu: Cpu, e: CachedInsn): void {
+  const a = e.aux;
+  let s: number;
+  if (e.mod === 3) {
+    checkMmx(cpu);
+    s = I_MM + 4 * (e.rm & 7);
+  } else {
+    mmxFaults(cpu);
+    s = loadMem(cpu, e, (a >> MEM_SHIFT) & MEM_MASK, false);
+    checkMmx(cpu);
+  }
+  if (cpu.u8.buffer !== V.buf) views(cpu);
+  const d = I_MM + 4 * (e.reg & 7);
+  LANES[a & 0xff]!(d, s, 2, e.imm & 0xff);
+  mmWritten(cpu, d);
+}
+
+/** XMM two-operand form: XMMreg op= XMMrm/mem (4 dwords). */
+export function xmmOp(cpu: Cpu, e: CachedInsn): void {
+  checkSse(cpu);
+  const a = e.aux;
+  const s = e.mod === 3 ? I_XMM + 4 * e.rm : loadSource(cpu, e, (a >> MEM_SHIFT) & MEM_MASK, (a & ALIGNED) !== 0);
+  if (cpu.u8.buffer !== V.buf) views(cpu);
+  LANES[a & 0xff]!(I_XMM + 4 * e.reg, s, 4, e.imm & 0xff);
+}
+
+/** XMM form with a memory-only operand (MOVNTDQA Vx, Mx): a register operand is #UD. */
+export function xmmMemOnly(cpu: Cpu, e: CachedInsn): void {
+  if (e.mod === 3) cpu.fault(VEC_UD);
+  xmmOp(cpu, e);
+}
+
+/** Shift by immediate, MMX: the N operand is the destination. */
+export function mmxShiftImm(cpu: Cpu, e: CachedInsn): void {
+  checkMmx(cpu);
+  if (cpu.u8.buffer !== V.buf) views(cpu);
+  const d = I_MM + 4 * (e.rm & 7);
+  SHIFTS[e.aux]!(d, 2, e.imm & 0xff);
+  mmWritten(cpu, d);
+}
+
+/** Shift by immediate, XMM: the U operand is the destination. */
+export function xmmShiftImm(cpu: Cpu, e: CachedInsn): void {
+  checkSse(cpu);
+  if (cpu.u8.buffer !== V.buf) views(cpu);
+  SHIFTS[e.aux]!(I_XMM + 4 * e.rm, 4, e.imm & 0xff);
+}
+
 export function sat8s(x: number): number {
   return x > 127 ? 127 : x < -128 ? -128 : x;
 }
@@ -62,7 +168,7 @@ export function sat16u(x: number): number {
 /** Copies `n` dwords from the TMP_I scratch to `d`. */
 export function fromTmp(d: number, n: number): void {
   const a = V.i32;
-  for (let i = 0; i < n; i++) a[d + i] = a[TMP_I + i]!;
+  for (let i = 0; i < n; i++) a[d + i] = a[I_TMP + i]!;
 }
 
 /** High half of the last mul32(); the function returns the low half. */

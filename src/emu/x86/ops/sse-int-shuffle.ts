@@ -13,8 +13,13 @@
 import { SRC_I, TMP_I, XMM_I } from './simd.ts';
 import { V, fromTmp, sat16s, sat16u, sat8s, sat8u } from './sse-int-lanes.ts';
 
-const T8 = TMP_I * 4;
-const T16 = TMP_I * 2;
+// Module-local copies of state indexes (an imported binding is re-read on every use).
+const I_TMP = TMP_I;
+const I_XMM = XMM_I;
+const I_SRC = SRC_I;
+
+const T8 = I_TMP * 4;
+const T16 = I_TMP * 2;
 
 // ---- pack -----------------------------------------------------------------------------------
 
@@ -82,8 +87,8 @@ function unpackWords(d: number, s: number, n: number, from: number): void {
 function unpackDwords(d: number, s: number, n: number, from: number): void {
   const a = V.i32;
   for (let i = 0; i < n / 2; i++) {
-    a[TMP_I + 2 * i] = a[d + from + i]!;
-    a[TMP_I + 2 * i + 1] = a[s + from + i]!;
+    a[I_TMP + 2 * i] = a[d + from + i]!;
+    a[I_TMP + 2 * i + 1] = a[s + from + i]!;
   }
   fromTmp(d, n);
 }
@@ -132,7 +137,7 @@ export function pshufw(d: number, s: number, _n: number, imm: number): void {
 }
 export function pshufd(d: number, s: number, _n: number, imm: number): void {
   const a = V.i32;
-  for (let i = 0; i < 4; i++) a[TMP_I + i] = a[s + ((imm >> (2 * i)) & 3)]!;
+  for (let i = 0; i < 4; i++) a[I_TMP + i] = a[s + ((imm >> (2 * i)) & 3)]!;
   fromTmp(d, 4);
 }
 /** PSHUFLW: the low four words shuffled, the high quadword copied. */
@@ -140,8 +145,8 @@ export function pshuflw(d: number, s: number, _n: number, imm: number): void {
   const w = V.u16;
   const a = V.i32;
   for (let i = 0; i < 4; i++) w[T16 + i] = w[s * 2 + ((imm >> (2 * i)) & 3)]!;
-  a[TMP_I + 2] = a[s + 2]!;
-  a[TMP_I + 3] = a[s + 3]!;
+  a[I_TMP + 2] = a[s + 2]!;
+  a[I_TMP + 3] = a[s + 3]!;
   fromTmp(d, 4);
 }
 /** PSHUFHW: the high four words shuffled, the low quadword copied. */
@@ -149,17 +154,17 @@ export function pshufhw(d: number, s: number, _n: number, imm: number): void {
   const w = V.u16;
   const a = V.i32;
   for (let i = 0; i < 4; i++) w[T16 + 4 + i] = w[s * 2 + 4 + ((imm >> (2 * i)) & 3)]!;
-  a[TMP_I] = a[s]!;
-  a[TMP_I + 1] = a[s + 1]!;
+  a[I_TMP] = a[s]!;
+  a[I_TMP + 1] = a[s + 1]!;
   fromTmp(d, 4);
 }
 /** SHUFPS: two dwords chosen from d, then two from s. */
 export function shufps(d: number, s: number, _n: number, imm: number): void {
   const a = V.i32;
-  a[TMP_I] = a[d + (imm & 3)]!;
-  a[TMP_I + 1] = a[d + ((imm >> 2) & 3)]!;
-  a[TMP_I + 2] = a[s + ((imm >> 4) & 3)]!;
-  a[TMP_I + 3] = a[s + ((imm >> 6) & 3)]!;
+  a[I_TMP] = a[d + (imm & 3)]!;
+  a[I_TMP + 1] = a[d + ((imm >> 2) & 3)]!;
+  a[I_TMP + 2] = a[s + ((imm >> 4) & 3)]!;
+  a[I_TMP + 3] = a[s + ((imm >> 6) & 3)]!;
   fromTmp(d, 4);
 }
 /** SHUFPD: a quadword of d (imm bit 0), then one of s (imm bit 1). */
@@ -167,10 +172,10 @@ export function shufpd(d: number, s: number, _n: number, imm: number): void {
   const a = V.i32;
   const x = d + 2 * (imm & 1);
   const y = s + 2 * ((imm >> 1) & 1);
-  a[TMP_I] = a[x]!;
-  a[TMP_I + 1] = a[x + 1]!;
-  a[TMP_I + 2] = a[y]!;
-  a[TMP_I + 3] = a[y + 1]!;
+  a[I_TMP] = a[x]!;
+  a[I_TMP + 1] = a[x + 1]!;
+  a[I_TMP + 2] = a[y]!;
+  a[I_TMP + 3] = a[y + 1]!;
   fromTmp(d, 4);
 }
 /** PALIGNR: d:s (d high) shifted right by imm bytes, the low half kept (zeros past the end). */
@@ -204,7 +209,7 @@ export function pblendw(d: number, s: number, _n: number, imm: number): void {
 /** PBLENDVB: byte i from s where bit 7 of XMM0 byte i is set. */
 export function pblendvb(d: number, s: number): void {
   const b = V.u8;
-  for (let i = 0; i < 16; i++) if (b[XMM_I * 4 + i]! & 0x80) b[d * 4 + i] = b[s * 4 + i]!;
+  for (let i = 0; i < 16; i++) if (b[I_XMM * 4 + i]! & 0x80) b[d * 4 + i] = b[s * 4 + i]!;
 }
 /**
  * INSERTPS: a dword of s (imm[7:6]; a memory source is the one loaded dword) into dword
@@ -212,7 +217,7 @@ export function pblendvb(d: number, s: number): void {
  */
 export function insertps(d: number, s: number, _n: number, imm: number): void {
   const a = V.i32;
-  a[d + ((imm >> 4) & 3)] = a[s === SRC_I ? s : s + ((imm >> 6) & 3)]!;
+  a[d + ((imm >> 4) & 3)] = a[s === I_SRC ? s : s + ((imm >> 6) & 3)]!;
   for (let i = 0; i < 4; i++) if ((imm >> i) & 1) a[d + i] = 0;
 }
 
@@ -221,22 +226,34 @@ export function insertps(d: number, s: number, _n: number, imm: number): void {
 // that a source in the destination register is read before it is overwritten.
 
 export function pmovsxbw(d: number, s: number): void {
-  for (let i = 7; i >= 0; i--) V.i16[d * 2 + i] = V.i8[s * 4 + i]!;
+  const to = V.i16;
+  const from = V.i8;
+  for (let i = 7; i >= 0; i--) to[d * 2 + i] = from[s * 4 + i]!;
 }
 export function pmovzxbw(d: number, s: number): void {
-  for (let i = 7; i >= 0; i--) V.u16[d * 2 + i] = V.u8[s * 4 + i]!;
+  const to = V.u16;
+  const from = V.u8;
+  for (let i = 7; i >= 0; i--) to[d * 2 + i] = from[s * 4 + i]!;
 }
 export function pmovsxbd(d: number, s: number): void {
-  for (let i = 3; i >= 0; i--) V.i32[d + i] = V.i8[s * 4 + i]!;
+  const to = V.i32;
+  const from = V.i8;
+  for (let i = 3; i >= 0; i--) to[d + i] = from[s * 4 + i]!;
 }
 export function pmovzxbd(d: number, s: number): void {
-  for (let i = 3; i >= 0; i--) V.i32[d + i] = V.u8[s * 4 + i]!;
+  const to = V.i32;
+  const from = V.u8;
+  for (let i = 3; i >= 0; i--) to[d + i] = from[s * 4 + i]!;
 }
 export function pmovsxwd(d: number, s: number): void {
-  for (let i = 3; i >= 0; i--) V.i32[d + i] = V.i16[s * 2 + i]!;
+  const to = V.i32;
+  const from = V.i16;
+  for (let i = 3; i >= 0; i--) to[d + i] = from[s * 2 + i]!;
 }
 export function pmovzxwd(d: number, s: number): void {
-  for (let i = 3; i >= 0; i--) V.i32[d + i] = V.u16[s * 2 + i]!;
+  const to = V.i32;
+  const from = V.u16;
+  for (let i = 3; i >= 0; i--) to[d + i] = from[s * 2 + i]!;
 }
 function toQwords(d: number, x0: number, x1: number, signed: boolean): void {
   const a = V.i32;

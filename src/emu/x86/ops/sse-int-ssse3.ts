@@ -11,7 +11,10 @@
 import { TMP_I } from './simd.ts';
 import { V, fromTmp, mul32, mulHi, sat16s } from './sse-int-lanes.ts';
 
-const T16 = TMP_I * 2;
+// Module-local copies of state indexes (an imported binding is re-read on every use).
+const I_TMP = TMP_I;
+
+const T16 = I_TMP * 2;
 
 // ---- horizontal add and subtract (SSSE3) ----------------------------------------------------
 // The result's low half comes from pairs of d, its high half from pairs of s.
@@ -32,8 +35,8 @@ function hDwords(d: number, s: number, n: number, sub: boolean): void {
   const a = V.i32;
   const h = n / 2;
   for (let i = 0; i < h; i++) {
-    a[TMP_I + i] = sub ? a[d + 2 * i]! - a[d + 2 * i + 1]! : a[d + 2 * i]! + a[d + 2 * i + 1]!;
-    a[TMP_I + h + i] = sub ? a[s + 2 * i]! - a[s + 2 * i + 1]! : a[s + 2 * i]! + a[s + 2 * i + 1]!;
+    a[I_TMP + i] = sub ? a[d + 2 * i]! - a[d + 2 * i + 1]! : a[d + 2 * i]! + a[d + 2 * i + 1]!;
+    a[I_TMP + h + i] = sub ? a[s + 2 * i]! - a[s + 2 * i + 1]! : a[s + 2 * i]! + a[s + 2 * i + 1]!;
   }
   fromTmp(d, n);
 }
@@ -100,15 +103,19 @@ export function psignd(d: number, s: number, n: number): void {
 }
 /** |s| per element, as unsigned (|-128| = 0x80). */
 export function pabsb(d: number, s: number, n: number): void {
+  const from = V.i8;
+  const to = V.u8;
   for (let i = 0, p = d * 4, q = s * 4; i < 4 * n; i++) {
-    const x = V.i8[q + i]!;
-    V.u8[p + i] = x < 0 ? -x : x;
+    const x = from[q + i]!;
+    to[p + i] = x < 0 ? -x : x;
   }
 }
 export function pabsw(d: number, s: number, n: number): void {
+  const from = V.i16;
+  const to = V.u16;
   for (let i = 0, p = d * 2, q = s * 2; i < 2 * n; i++) {
-    const x = V.i16[q + i]!;
-    V.u16[p + i] = x < 0 ? -x : x;
+    const x = from[q + i]!;
+    to[p + i] = x < 0 ? -x : x;
   }
 }
 export function pabsd(d: number, s: number, n: number): void {

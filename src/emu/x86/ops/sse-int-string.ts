@@ -26,23 +26,29 @@ import { RFLAGS } from '../../state-layout.ts';
 import { XMM_I, checkSse, loadMem } from './simd.ts';
 import { V, views } from './sse-int-lanes.ts';
 
+// Module-local copies of state indexes (an imported binding is re-read on every use).
+const I_XMM = XMM_I;
+
 /** aux bits of the PCMPxSTRx handler. */
 export const STR_EXPLICIT = 1;
 export const STR_MASK = 2;
 
-/** Element j of the register at dword index r in the format of imm[1:0]. */
-function element(r: number, j: number, fmt: number): number {
-  switch (fmt) {
-    case 0: return V.u8[r * 4 + j]!;
-    case 1: return V.u16[r * 2 + j]!;
-    case 2: return V.i8[r * 4 + j]!;
-    default: return V.i16[r * 2 + j]!;
-  }
-}
+/** The elements of operands A and B, unpacked once per instruction. */
+const ELEM_A = new Int32Array(16);
+const ELEM_B = new Int32Array(16);
 
-/** Implicit length: the index of the first zero element, or the element count. */
-function implicitLength(r: number, fmt: number, ub: number): number {
-  for (let j = 0; j < ub; j++) if (element(r, j, fmt) === 0) return j;
+/**
+ * Unpacks the `ub` elements of the register at dword index r (format imm[1:0]) into `out` and
+ * returns the implicit length: the index of the first zero element, or `ub`.
+ */
+function unpack(r: number, fmt: number, ub: number, out: Int32Array): number {
+  switch (fmt) {
+    case 0: { const v = V.u8; for (let j = 0; j < 16; j++) out[j] = v[r * 4 + j]!; break; }
+    case 1: { const v = V.u16; for (let j = 0; j < 8; j++) out[j] = v[r * 2 + j]!; break; }
+    case 2: { const v = V.i8; for (let j = 0; j < 16; j++) out[j] = v[r * 4 + j]!; break; }
+    default: { const v = V.i16; for (let j = 0; j < 8; j++) out[j] = v[r * 2 + j]!; }
+  }
+  for (let j = 0; j < ub; j++) if (out[j] === 0) return j;
   return ub;
 }
 
@@ -61,14 +67,16 @@ function explicitLength(cpu: Cpu, reg: number, wide: boolean, ub: number): numbe
  * IntRes1 of SDM 4.1.4: bit j set when text element j (of B, length lb) matches per the
  * aggregation `agg`, with A (length la) as the set, ranges or needle.
  */
-function aggregate(a: number, b: number, fmt: number, agg: number, la: number, lb: number, ub: number): number {
+function aggregate(agg: number, la: number, lb: number, ub: number): number {
+  const a = ELEM_A;
+  const b = ELEM_B;
   let res = 0;
   switch (agg) {
     case 0: // equal any: B[j] is one of A[0..la)
       for (let j = 0; j < lb; j++) {
-        const x = element(b, j, fmt);
+        const x = b[j]!;
         for (let i = 0; i < la; i++) {
-          if (element(a, i, fmt) === x) {
+          if (a[i] === x) {
             res |= 1 << j;
             break;
           }
@@ -77,9 +85,9 @@ function aggregate(a: number, b: number, fmt: number, agg: number, la: number, l
       break;
     case 1: // ranges: A[i] <= B[j] <= A[i + 1] for an even i with both ends valid
       for (let j = 0; j < lb; j++) {
-        const x = element(b, j, fmt);
+        const x = b[j]!;
         for (let i = 0; i + 1 < la; i += 2) {
-          if (x >= element(a, i, fmt) && x <= element(a, i + 1, fmt)) {
+          if (x >= a[i]! && x <= a[i + 1]!) {
             res |= 1 << j;
             break;
           }
@@ -90,14 +98,14 @@ function aggregate(a: number, b: number, fmt: number, agg: number, la: number, l
       for (let i = 0; i < ub; i++) {
         const va = i < la;
         const vb = i < lb;
-        if (va && vb ? element(a, i, fmt) === element(b, i, fmt) : !va && !vb) res |= 1 << i;
+        if (va && vb ? a[i] === b[i] : !va && !vb) res |= 1 << i;
       }
       break;
     default: // equal ordered: A (the needle) occurs in B at j; an invalid needle element matches
       for (let j = 0; j < ub; j++) {
         let match = true;
         for (let i = 0, k = j; k < ub && i < la; i++, k++) {
-          if (k >= lb || element(a, i, fmt) !== element(b, k, fmt)) {
+          if (k >= lb || a[i] !== b[k]) {
             match = false;
             break;
           }
@@ -111,22 +119,19 @@ function aggregate(a: number, b: number, fmt: number, agg: number, la: number, l
 /** PCMPESTRI / PCMPESTRM / PCMPISTRI / PCMPISTRM (aux: STR_EXPLICIT, STR_MASK). */
 export function pcmpstr(cpu: Cpu, e: CachedInsn): void {
   checkSse(cpu);
-  const b = e.mod === 3 ? XMM_I + 4 * e.rm : loadMem(cpu, e, 16, false);
+  const b = e.mod === 3 ? I_XMM + 4 * e.rm : loadMem(cpu, e, 16, false);
   views(cpu);
-  const a = XMM_I + 4 * e.reg;
+  const a = I_XMM + 4 * e.reg;
   const imm = e.imm & 0xff;
   const fmt = imm & 3;
   const ub = imm & 1 ? 8 : 16;
-  let la: number;
-  let lb: number;
+  let la = unpack(a, fmt, ub, ELEM_A);
+  let lb = unpack(b, fmt, ub, ELEM_B);
   if (e.aux & STR_EXPLICIT) {
     la = explicitLength(cpu, 0, e.opsize === 8, ub);
     lb = explicitLength(cpu, 2, e.opsize === 8, ub);
-  } else {
-    la = implicitLength(a, fmt, ub);
-    lb = implicitLength(b, fmt, ub);
   }
-  let res = aggregate(a, b, fmt, (imm >> 2) & 3, la, lb, ub);
+  let res = aggregate((imm >> 2) & 3, la, lb, ub);
   // Polarity: 01 negates every bit, 11 only those of valid B elements.
   const polarity = (imm >> 4) & 3;
   if (polarity === 1) res ^= (1 << ub) - 1;
@@ -135,16 +140,18 @@ export function pcmpstr(cpu: Cpu, e: CachedInsn): void {
   if (e.aux & STR_MASK) {
     if (imm & 0x40) {
       // Element mask: all ones in each selected byte or word.
+      const u8 = V.u8;
+      const u16 = V.u16;
       for (let j = 0; j < ub; j++) {
         const on = (res >> j) & 1;
-        if (ub === 16) V.u8[XMM_I * 4 + j] = on ? 0xff : 0;
-        else V.u16[XMM_I * 2 + j] = on ? 0xffff : 0;
+        if (ub === 16) u8[I_XMM * 4 + j] = on ? 0xff : 0;
+        else u16[I_XMM * 2 + j] = on ? 0xffff : 0;
       }
     } else {
-      i32[XMM_I] = res;
-      i32[XMM_I + 1] = 0;
-      i32[XMM_I + 2] = 0;
-      i32[XMM_I + 3] = 0;
+      i32[I_XMM] = res;
+      i32[I_XMM + 1] = 0;
+      i32[I_XMM + 2] = 0;
+      i32[I_XMM + 3] = 0;
     }
   } else {
     let index = ub;

@@ -6,9 +6,9 @@
  *
  * Each operation is written once over `n` dwords (sse-int-lanes.ts, -shuffle.ts, -ssse3.ts):
  * the MMX form (NP, Pq,Qq) runs it on 2 dwords with checkMmx(), the XMM form (66, Vx,Wx) on 4
- * with checkSse(). The binder gives each entry a generic handler and, in `aux`, the index of
- * its lane function (bits 0-7), the width of its memory operand in bytes (bits 8-12) and
- * whether that operand must be 16-byte aligned (bit 13).
+ * with checkSse(). The binder gives each entry a generic handler (sse-int-lanes.ts) and, in
+ * `aux`, the index of its lane function (bits 0-7), the width of its memory operand in bytes
+ * (bits 8-12) and whether that operand must be 16-byte aligned (bit 13).
  *
  * Memory operands: 128-bit operands of the legacy SSE encodings must be 16-byte aligned (#GP(0))
  * except for PCMPESTRx/PCMPISTRx (sse-int-string.ts); narrower ones (PMOVSX/ZX Wq/Wd/Ww, INSERTPS Md) need not be.
@@ -22,17 +22,16 @@
  * Not supported: nothing in the instructions bound here (MOVNTDQA's non-temporal hint is
  * ignored; it is an ordinary aligned load).
  */
-import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding, Handler } from '../exec.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
-import { MM_I, SRC_I, XMM_I, checkMmx, checkSse, loadMem } from './simd.ts';
 import * as L from './sse-int-lanes.ts';
-import { type Lane, type Shift, views } from './sse-int-lanes.ts';
+import {
+  ALIGNED, LANES, MEM_SHIFT, SHIFTS, mmxOp, mmxShiftImm, xmmMemOnly, xmmOp, xmmShiftImm, type Lane, type Shift,
+} from './sse-int-lanes.ts';
 import * as S from './sse-int-shuffle.ts';
 import * as X from './sse-int-ssse3.ts';
 import {
-  EXTR_B, EXTR_D, EXTR_PS, EXTR_W, FORM_MMX, INS_B, INS_D, maskmov, mmWritten, mmxFaults, pextr, pextrwReg, pinsr,
-  pinsrw, pmovmskb, ptest,
+  EXTR_B, EXTR_D, EXTR_PS, EXTR_W, FORM_MMX, INS_B, INS_D, maskmov, pextr, pextrwReg, pinsr, pinsrw, pmovmskb, ptest,
 } from './sse-int-gpr.ts';
 import { STR_EXPLICIT, STR_MASK, crc32, pcmpstr } from './sse-int-string.ts';
 
@@ -81,74 +80,9 @@ const SHIFT_IMM: Record<string, Shift> = {
   psrlq: L.srlQ, psllq: L.sllQ, psrldq: L.srlDQ, pslldq: L.sllDQ,
 };
 
-/** Lane and shift functions by aux index. */
-const LANES: Lane[] = [];
-const SHIFTS: Shift[] = [];
 for (const f of Object.values(LANE_OPS)) if (!LANES.includes(f)) LANES.push(f);
 for (const f of Object.values(SHIFT_IMM)) if (!SHIFTS.includes(f)) SHIFTS.push(f);
-
-const MEM_SHIFT = 8;
-const MEM_MASK = 31;
-const ALIGNED = 1 << 13;
-
-/** Reads a `bytes`-wide memory source into SRC_I (2 bytes: PMOVSXBQ/PMOVZXBQ/... Ww). */
-function loadSource(cpu: Cpu, e: CachedInsn, bytes: number, aligned: boolean): number {
-  if (bytes !== 2) return loadMem(cpu, e, bytes, aligned);
-  const i32 = cpu.i32;
-  cpu.ea(e);
-  i32[SRC_I] = cpu.readEA(2);
-  i32[SRC_I + 1] = 0;
-  i32[SRC_I + 2] = 0;
-  i32[SRC_I + 3] = 0;
-  return SRC_I;
-}
-
-/** MMX two-operand form: MMreg op= MMrm/mem (2 dwords). */
-function mmxOp(cpu: Cpu, e: CachedInsn): void {
-  const a = e.aux;
-  let s: number;
-  if (e.mod === 3) {
-    checkMmx(cpu);
-    s = MM_I + 4 * (e.rm & 7);
-  } else {
-    mmxFaults(cpu);
-    s = loadMem(cpu, e, (a >> MEM_SHIFT) & MEM_MASK, false);
-    checkMmx(cpu);
-  }
-  views(cpu);
-  const d = MM_I + 4 * (e.reg & 7);
-  LANES[a & 0xff]!(d, s, 2, e.imm & 0xff);
-  mmWritten(cpu, d);
-}
-
-/** XMM two-operand form: XMMreg op= XMMrm/mem (4 dwords). */
-function xmmOp(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const a = e.aux;
-  const s = e.mod === 3 ? XMM_I + 4 * e.rm : loadSource(cpu, e, (a >> MEM_SHIFT) & MEM_MASK, (a & ALIGNED) !== 0);
-  views(cpu);
-  LANES[a & 0xff]!(XMM_I + 4 * e.reg, s, 4, e.imm & 0xff);
-}
-
-/** XMM form with a memory-only operand (MOVNTDQA Vx, Mx): a register operand is #UD. */
-function xmmMemOnly(cpu: Cpu, e: CachedInsn): void {
-  if (e.mod === 3) cpu.fault(6);
-  xmmOp(cpu, e);
-}
-
-function mmxShiftImm(cpu: Cpu, e: CachedInsn): void {
-  checkMmx(cpu);
-  views(cpu);
-  const d = MM_I + 4 * (e.rm & 7);
-  SHIFTS[e.aux]!(d, 2, e.imm & 0xff);
-  mmWritten(cpu, d);
-}
-
-function xmmShiftImm(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  views(cpu);
-  SHIFTS[e.aux]!(XMM_I + 4 * e.rm, 4, e.imm & 0xff);
-}
+if (LANES.length > 256) throw new Error('sse-int: more lane functions than aux bits 0-7 can index');
 
 /** Bytes of a memory operand of the given size code (0 for none). */
 function memBytes(size: number): number {
