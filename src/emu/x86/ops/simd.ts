@@ -71,13 +71,22 @@ export function checkWait(cpu: Cpu): void {
  * every register tagged valid. EMMS calls checkMmx() and then empties the tags.
  */
 export function checkMmx(cpu: Cpu): void {
+  mmxFaults(cpu);
+  const i32 = cpu.i32;
+  i32[FPU_FSW >> 2] = i32[FPU_FSW >> 2]! & ~0x3800;
+  i32[FPU_TAGS >> 2] = 0xff;
+}
+
+/**
+ * The fault checks of checkMmx() without the x87-to-MMX transition, for forms that access
+ * memory before the transition: on hardware a faulting access leaves TOP and the tags alone,
+ * and a pending #MF wins over the #PF. Such forms call checkMmx() after the access.
+ */
+export function mmxFaults(cpu: Cpu): void {
   const i32 = cpu.i32;
   const cr0 = i32[CR0 >> 2]!;
   if ((cr0 & (CR0_EM | CR0_TS)) !== 0) cpu.fault((cr0 & CR0_EM) !== 0 ? VEC_UD : VEC_NM);
-  const fsw = i32[FPU_FSW >> 2]!;
-  if ((fsw & FSW_ES) !== 0) cpu.fault(VEC_MF);
-  i32[FPU_FSW >> 2] = fsw & ~0x3800;
-  i32[FPU_TAGS >> 2] = 0xff;
+  if ((i32[FPU_FSW >> 2]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
 }
 
 /** Writes MMr = (lo, hi): the significand of R_r, with the sign/exponent field set to all ones. */

@@ -22,7 +22,9 @@ import type { CachedInsn, Cpu } from '../cpu.ts';
 import { VEC_MF, VEC_NM, VEC_UD } from '../exceptions.ts';
 import { CR0_EM, CR0_TS } from '../mmu.ts';
 import { CR0, FPU_FSW } from '../../state-layout.ts';
-import { MM_I, SRC_I, TMP_I, XMM_I, checkMmx, checkSse, loadMem } from './simd.ts';
+import { MM_I, SRC_I, TMP_I, XMM_I, checkMmx, checkSse, loadMem, mmxFaults } from './simd.ts';
+
+export { mmxFaults };
 
 // Imported bindings are re-read on every use (a getter call under tsx): the hot handlers below
 // use module-local copies.
@@ -73,18 +75,6 @@ export const SHIFTS: Shift[] = [];
 export const MEM_SHIFT = 8;
 const MEM_MASK = 31;
 export const ALIGNED = 1 << 13;
-
-/**
- * The fault checks of checkMmx() without the x87-to-MMX transition, for forms that read
- * memory before the transition (the host leaves TOP and the tags alone when the read faults,
- * and raises a pending #MF before a #PF); checkMmx() follows the read.
- */
-export function mmxFaults(cpu: Cpu): void {
-  const i32 = cpu.i32;
-  const cr0 = i32[I_CR0]!;
-  if ((cr0 & CR0_EM_TS) !== 0) cpu.fault((cr0 & EM) !== 0 ? VEC_UD : VEC_NM);
-  if ((i32[I_FSW]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
-}
 
 /** Marks MMX register data at `at` written: the x87 sign/exponent field becomes all ones. */
 export function mmWritten(cpu: Cpu, at: number): void {

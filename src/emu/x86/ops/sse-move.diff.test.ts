@@ -56,4 +56,16 @@ describe.runIf(nativeAvailable())('SSE moves agree with the host CPU', () => {
     cases.push(asmCase('ldmxcsr [rdi+0x400]\nstmxcsr [rdi+0x500]', rng, data));
     expect(differential(cases)).toEqual([]);
   });
+
+  it('MMX moves switch to the MMX state only when their memory access succeeds', () => {
+    const rng = new Rng(5);
+    const cases: DiffCase[] = [];
+    for (const src of ['movq mm1, [0x1000]', 'movq [0x1000], mm2', 'movd mm3, [0x1000]', 'movd [0x1000], mm4',
+      'movntq [0x1000], mm5', 'movq mm1, [rdi]', 'movq [rdi], mm2', 'movd eax, mm3', 'movq2dq xmm1, mm6']) {
+      const c = asmCase(src, rng);
+      c.state.x87 = { ...c.state.x87!, fsw: 5 << 11, ftw: 0x24 }; // TOP = 5, two registers in use
+      cases.push(c);
+    }
+    expect(differential(cases)).toEqual([]);
+  });
 });

@@ -24,7 +24,7 @@ import { K, PFX_66, PFX_F2, PFX_F3, PFX_NP, SZ, type Opcode } from '../opcode-ta
 import {
   CR0, FPU_FCS, FPU_FCW, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_FSW, FPU_REGS, FPU_TAGS, MXCSR, XMM,
 } from '../../state-layout.ts';
-import { MM_I, SRC_I, XMM_I, checkMmx, checkSse, copy128, loadMem, mmRm, storeMem, writeMm, xmmRm } from './simd.ts';
+import { MM_I, XMM_I, checkMmx, checkSse, copy128, loadMem, mmRm, mmxFaults, storeMem, writeMm, xmmRm } from './simd.ts';
 
 /** MXCSR bits that may be set (FZ RC PM UM OM ZM DM IM DAZ PE UE OE ZE DE IE). */
 export const MXCSR_MASK = 0xffff;
@@ -128,19 +128,25 @@ function movdFromXmm(cpu: Cpu, e: CachedInsn): void {
   writeE(cpu, e, e.opsize === 8 ? 8 : 4, cpu.i32[from]!, cpu.i32[from + 1]!);
 }
 
+// MMX forms with a memory operand check for faults first and switch to the MMX state only after
+// the access succeeded (a faulting access leaves TOP and the tags alone, as on hardware).
+
 /** MOVD/MOVQ mm, r/m32/64. */
 function movdToMm(cpu: Cpu, e: CachedInsn): void {
-  checkMmx(cpu);
+  mmxFaults(cpu);
   const size = e.opsize === 8 ? 8 : 4;
   const lo = cpu.readE(e, size);
-  writeMm(cpu, e.reg, lo, size === 8 ? cpu.hi : 0);
+  const hi = size === 8 ? cpu.hi : 0;
+  checkMmx(cpu);
+  writeMm(cpu, e.reg, lo, hi);
 }
 
 /** MOVD/MOVQ r/m32/64, mm. */
 function movdFromMm(cpu: Cpu, e: CachedInsn): void {
-  checkMmx(cpu);
+  mmxFaults(cpu);
   const from = MM_I + 4 * (e.reg & 7);
   writeE(cpu, e, e.opsize === 8 ? 8 : 4, cpu.i32[from]!, cpu.i32[from + 1]!);
+  checkMmx(cpu);
 }
 
 /** Writes a 4- or 8-byte value to the E operand (a 32-bit register write zero-extends). */
@@ -154,17 +160,19 @@ function writeE(cpu: Cpu, e: CachedInsn, size: number, lo: number, hi: number): 
 
 /** MOVQ mm, mm/m64. */
 function movqMmLoad(cpu: Cpu, e: CachedInsn): void {
-  checkMmx(cpu);
+  mmxFaults(cpu);
   const from = mmRm(cpu, e);
+  checkMmx(cpu);
   writeMm(cpu, e.reg, cpu.i32[from]!, cpu.i32[from + 1]!);
 }
 
 /** MOVQ mm/m64, mm; MOVNTQ m64, mm. */
 function movqMmStore(cpu: Cpu, e: CachedInsn): void {
-  checkMmx(cpu);
+  mmxFaults(cpu);
   const from = MM_I + 4 * (e.reg & 7);
+  if (e.mod !== 3) storeMem(cpu, e, from, 8, false);
+  checkMmx(cpu);
   if (e.mod === 3) writeMm(cpu, e.rm, cpu.i32[from]!, cpu.i32[from + 1]!);
-  else storeMem(cpu, e, from, 8, false);
 }
 
 /** MOVQ xmm, xmm/m64 (F3 0F 7E): the low quadword, the high one zeroed. */
@@ -440,4 +448,3 @@ export function bindSseMove(op: Opcode): Binding | undefined {
 }
 
 void SZ;
-void SRC_I;
