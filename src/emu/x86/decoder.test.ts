@@ -32,6 +32,15 @@ describe('decoder', () => {
     expect([movmoffs.length, movmoffs.immHi]).toEqual([10, 0x01020304]);
   });
 
+  it('treats F2/F3 as mandatory prefixes: no fallback to the NP or 66 form (#UD, as the host does)', () => {
+    expect(dec('f3 0f 74 c1').status).toBe(DECODE_UD); // pcmpeqb mm has no F3 form
+    expect(dec('f2 0f fc c1').status).toBe(DECODE_UD);
+    expect(dec('66 f3 0f d7 c1').status).toBe(DECODE_UD); // pmovmskb: NP and 66 forms only
+    expect(dec('66 f3 0f b8 c1').op?.mnemonic).toBe('popcnt'); // an F3 form with 66: 16-bit popcnt
+    expect(dec('f3 0f af c1').op?.mnemonic).toBe('imul'); // prefix-agnostic entries ignore REP
+    expect(dec('f3 c3').op?.mnemonic).toBe('ret');
+  });
+
   it('applies operand-size rules: 66, REX.W, default-64 and forced-64 operations', () => {
     expect(dec('66 50').opsize).toBe(2); // push ax
     expect(dec('50').opsize).toBe(8); // push rax (d64)

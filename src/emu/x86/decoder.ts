@@ -137,9 +137,14 @@ class Reader {
 }
 const reader = new Reader();
 
-/** Which table variant a prefix combination selects (F2/F3 beat 66; the last of F2/F3 wins). */
+/**
+ * Which table variant a prefix combination selects (F2/F3 beat 66; the last of F2/F3 wins).
+ * With F2/F3 present only their own variant or a prefix-agnostic entry matches: F3 in front of
+ * an instruction that has only an NP or 66 form (`f3 0f 74 c1`, `66 f3 0f d7 c1`) is #UD, as on
+ * hardware.
+ */
 function variantOrder(rep: number, opsize: boolean): number[] {
-  if (rep === PFX_F3 || rep === PFX_F2) return opsize ? [rep, PFX_66, PFX_ANY] : [rep, PFX_NP, PFX_ANY];
+  if (rep === PFX_F3 || rep === PFX_F2) return [rep, PFX_ANY];
   return opsize ? [PFX_66, PFX_ANY] : [PFX_NP, PFX_ANY];
 }
 const ORDERS = [
