@@ -28,7 +28,7 @@ export const FEATURES: readonly CpuidFeature[] = [
   { name: 'cmov', leaf: 1, reg: 'edx', bit: 15, implemented: true },
   { name: 'pat', leaf: 1, reg: 'edx', bit: 16, implemented: true },
   { name: 'clflush', leaf: 1, reg: 'edx', bit: 19, implemented: true },
-  { name: 'mmx', leaf: 1, reg: 'edx', bit: 23, implemented: false },
+  { name: 'mmx', leaf: 1, reg: 'edx', bit: 23, implemented: true },
   { name: 'fxsr', leaf: 1, reg: 'edx', bit: 24, implemented: true },
   { name: 'sse', leaf: 1, reg: 'edx', bit: 25, implemented: false },
   { name: 'sse2', leaf: 1, reg: 'edx', bit: 26, implemented: false },
