@@ -1,10 +1,114 @@
 /**
- * SSE and SSE2 floating point instructions (placeholder binder: the family is being written; entries
- * it does not claim execute as #UD and are listed by exec.ts `unimplemented()`).
+ * SSE, SSE2, SSE3 and SSE4.1 floating-point instructions: the binder. It claims the table entries
+ * of the floating-point arithmetic, compares, conversions, the SSE3 horizontal and duplicate
+ * operations and the SSE4.1 ROUND/DP/BLEND forms, and gives each its handler with a bind-time
+ * parameter (the lane operation, the lane count, truncation...).
+ *   - sse-float-arith.ts: arithmetic, MIN/MAX, RCP/RSQRT, SSE3, SSE4.1, and fpEnd() (the MXCSR
+ *     flags and #XM rules of Intel SDM Vol. 1 11.5);
+ *   - sse-float-cvt.ts: conversions and compares;
+ *   - softfloat.ts, softfloat-cvt.ts: the IEEE arithmetic under MXCSR control.
+ *
+ * With this family the CPU implements the floating-point part of SSE (CPUID.1:EDX[25]), SSE2
+ * (EDX[26]), SSE3 (ECX[0], with MOVSLDUP/MOVSHDUP/MOVDDUP; LDDQU is in sse-move.ts) and SSE4.1
+ * (ECX[19]: ROUNDPS/PD/SS/SD, DPPS/DPPD, BLENDPS/PD, BLENDVPS/PD).
+ *
+ * Not supported: the VEX encodings (AVX), which the decoder does not accept.
  */
 import type { Binding } from '../exec.ts';
-import type { Opcode } from '../opcode-table.ts';
+import { MAP_0F, MAP_0F38, MAP_0F3A, PFX_66, PFX_F2, PFX_F3, PFX_NP, type Opcode } from '../opcode-table.ts';
+import {
+  OP_ADD, OP_DIV, OP_MAX, OP_MIN, OP_MUL, OP_RCP, OP_RSQRT, OP_SQRT, OP_SUB, addsubpd, addsubps, arithPd, arithPs,
+  arithSd, arithSs, blendImm, blendVar, dppd, dpps, hopd, hops, movddup, movdup32, roundPd, roundPs,
+} from './sse-float-arith.ts';
+import {
+  CVT_TRUNCATE, cmppd, cmpps, comisd, comiss, cvtdq2pd, cvtdq2ps, cvtpd2dq, cvtpd2pi, cvtpd2ps, cvtpi2pd, cvtpi2ps,
+  cvtps2dq, cvtps2pd, cvtps2pi, cvtsd2si, cvtsi2s, cvtss2si,
+} from './sse-float-cvt.ts';
 
-export function bindSseFloat(_op: Opcode): Binding | undefined {
+/** Lane operations of the 0F 51-5F arithmetic rows, by mnemonic stem. */
+const ARITH: Record<string, number> = {
+  add: OP_ADD, sub: OP_SUB, mul: OP_MUL, div: OP_DIV, min: OP_MIN, max: OP_MAX, sqrt: OP_SQRT, rcp: OP_RCP,
+  rsqrt: OP_RSQRT,
+};
+
+function bindArith(op: Opcode): Binding | undefined {
+  const m = /^(add|sub|mul|div|min|max|sqrt|rcp|rsqrt)(ps|pd|ss|sd)$/.exec(op.mnemonic);
+  if (!m) return undefined;
+  const code = ARITH[m[1]!]!;
+  switch (m[2]) {
+    case 'ps': return [arithPs, code];
+    case 'pd': return [arithPd, code];
+    case 'ss': return [arithSs, code];
+    default: return [arithSd, code];
+  }
+}
+
+function bindTwoByte(op: Opcode): Binding | undefined {
+  const arith = bindArith(op);
+  if (arith) return arith;
+  switch (op.mnemonic) {
+    case 'cmpps': return [cmpps, 4];
+    case 'cmpss': return [cmpps, 1];
+    case 'cmppd': return [cmppd, 4];
+    case 'cmpsd': return op.prefix === PFX_F2 ? [cmppd, 2] : undefined;
+    case 'comiss': return [comiss, 1];
+    case 'ucomiss': return [comiss, 0];
+    case 'comisd': return [comisd, 1];
+    case 'ucomisd': return [comisd, 0];
+    case 'cvtsi2ss': return [cvtsi2s, 0];
+    case 'cvtsi2sd': return [cvtsi2s, 1];
+    case 'cvtss2si': return [cvtss2si, 0];
+    case 'cvttss2si': return [cvtss2si, CVT_TRUNCATE];
+    case 'cvtsd2si': return [cvtsd2si, 0];
+    case 'cvttsd2si': return [cvtsd2si, CVT_TRUNCATE];
+    case 'cvtps2pd': return [cvtps2pd, 2];
+    case 'cvtss2sd': return [cvtps2pd, 1];
+    case 'cvtpd2ps': return [cvtpd2ps, 2];
+    case 'cvtsd2ss': return [cvtpd2ps, 1];
+    case 'cvtdq2ps': return [cvtdq2ps, 0];
+    case 'cvtps2dq': return [cvtps2dq, 0];
+    case 'cvttps2dq': return [cvtps2dq, CVT_TRUNCATE];
+    case 'cvtdq2pd': return [cvtdq2pd, 0];
+    case 'cvtpd2dq': return [cvtpd2dq, 0];
+    case 'cvttpd2dq': return [cvtpd2dq, CVT_TRUNCATE];
+    case 'cvtpi2ps': return [cvtpi2ps, 0];
+    case 'cvtpi2pd': return [cvtpi2pd, 0];
+    case 'cvtps2pi': return [cvtps2pi, 0];
+    case 'cvttps2pi': return [cvtps2pi, CVT_TRUNCATE];
+    case 'cvtpd2pi': return [cvtpd2pi, 0];
+    case 'cvttpd2pi': return [cvtpd2pi, CVT_TRUNCATE];
+    case 'addsubps': return [addsubps, 0];
+    case 'addsubpd': return [addsubpd, 0];
+    case 'haddps': return [hops, 0];
+    case 'hsubps': return [hops, 1];
+    case 'haddpd': return [hopd, 0];
+    case 'hsubpd': return [hopd, 1];
+    case 'movsldup': return op.prefix === PFX_F3 ? [movdup32, 0] : undefined;
+    case 'movshdup': return op.prefix === PFX_F3 ? [movdup32, 1] : undefined;
+    case 'movddup': return op.prefix === PFX_F2 ? [movddup, 0] : undefined;
+  }
+  return undefined;
+}
+
+function bindSse41(op: Opcode): Binding | undefined {
+  if (op.prefix !== PFX_66) return undefined;
+  switch (op.mnemonic) {
+    case 'roundps': return [roundPs, 4];
+    case 'roundss': return [roundPs, 1];
+    case 'roundpd': return [roundPd, 4];
+    case 'roundsd': return [roundPd, 2];
+    case 'dpps': return [dpps, 0];
+    case 'dppd': return [dppd, 0];
+    case 'blendps': return [blendImm, 1];
+    case 'blendpd': return [blendImm, 2];
+    case 'blendvps': return [blendVar, 1];
+    case 'blendvpd': return [blendVar, 2];
+  }
+  return undefined;
+}
+
+export function bindSseFloat(op: Opcode): Binding | undefined {
+  if (op.map === MAP_0F) return op.prefix === PFX_NP || op.prefix === PFX_66 || op.prefix === PFX_F3 || op.prefix === PFX_F2 ? bindTwoByte(op) : undefined;
+  if (op.map === MAP_0F38 || op.map === MAP_0F3A) return bindSse41(op);
   return undefined;
 }

@@ -16,6 +16,7 @@ import { A, K, MAP_0F, MAP_0F38, MAP_0F3A, MAP_1, PFX_66, PFX_ANY, PFX_F2, PFX_F
 import { OPCODES } from '../opcodes.ts';
 import { describeBytes, type DiffCase, type Rng } from './differential.ts';
 import { SSE_INT_MNEMONICS, sseIntSetup } from './fuzz-sse-int.ts';
+import { SSE_FLOAT_MNEMONICS, sseFloatSetup } from './fuzz-sse-float.ts';
 
 /** Instruction families and the mnemonics in them. */
 export const FAMILIES: Record<string, readonly string[]> = {
@@ -39,6 +40,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'movdq2q', 'movnti', 'movmskps', 'movmskpd', 'andps', 'andpd', 'andnps', 'andnpd', 'orps', 'orpd', 'xorps', 'xorpd',
     'emms', 'ldmxcsr', 'stmxcsr'],
   'sse-int': SSE_INT_MNEMONICS,
+  'sse-float': SSE_FLOAT_MNEMONICS,
 };
 
 /**
@@ -50,6 +52,7 @@ export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K
   // Moves and logic: the default random registers are all they need.
   'sse-move': () => {},
   'sse-int': sseIntSetup,
+  'sse-float': sseFloatSetup,
 };
 
 /** Random register contents for SIMD cases (see SIMD_SETUP). */
