@@ -25,9 +25,10 @@ export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
 export type Binder = (op: Opcode) => Binding | undefined;
 
+// bindX87 precedes bindLegacy: FWAIT (9B) belongs to the x87 family (#MF for pending exceptions).
 const BINDERS: readonly Binder[] = [
-  bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString, bindLegacy,
-  bindSseMove, bindSseInt, bindSseFloat, bindX87,
+  bindSystem, bindAlu, bindMove, bindControl, bindShift, bindMulDiv, bindBits, bindString, bindX87, bindLegacy,
+  bindSseMove, bindSseInt, bindSseFloat,
 ];
 
 function ud(cpu: Cpu): void {

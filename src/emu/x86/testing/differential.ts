@@ -82,10 +82,11 @@ function fmt80(b: Uint8Array): string {
 function ulps80(a: Uint8Array, b: Uint8Array): bigint {
   const da = new DataView(a.buffer, a.byteOffset, 10);
   const db = new DataView(b.buffer, b.byteOffset, 10);
-  // Sign, exponent and significand concatenated order like integers for finite values.
+  // Finite values ordered like integers: the exponent above the 63 fraction bits (the explicit
+  // integer bit left out, so that 1 - 2^-64 and 1.0 are one unit apart; denormals continue below).
   const key = (d: DataView) => {
     const se = BigInt(d.getUint16(8, true));
-    const mag = ((se & 0x7fffn) << 64n) | d.getBigUint64(0, true);
+    const mag = ((se & 0x7fffn) << 63n) + (d.getBigUint64(0, true) & 0x7fff_ffff_ffff_ffffn);
     return se & 0x8000n ? -mag : mag;
   };
   const diff = key(da) - key(db);

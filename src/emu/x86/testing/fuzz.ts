@@ -17,6 +17,7 @@ import { OPCODES } from '../opcodes.ts';
 import { describeBytes, type DiffCase, type Rng } from './differential.ts';
 import { SSE_INT_MNEMONICS, sseIntSetup } from './fuzz-sse-int.ts';
 import { SSE_FLOAT_MNEMONICS, sseFloatSetup } from './fuzz-sse-float.ts';
+import { X87_MNEMONICS, x87Setup } from './fuzz-x87.ts';
 
 /** Instruction families and the mnemonics in them. */
 export const FAMILIES: Record<string, readonly string[]> = {
@@ -41,6 +42,7 @@ export const FAMILIES: Record<string, readonly string[]> = {
     'emms', 'ldmxcsr', 'stmxcsr'],
   'sse-int': SSE_INT_MNEMONICS,
   'sse-float': SSE_FLOAT_MNEMONICS,
+  x87: X87_MNEMONICS,
 };
 
 /**
@@ -53,6 +55,7 @@ export const SIMD_SETUP: Record<string, (rng: Rng, op: Opcode, c: { -readonly [K
   'sse-move': () => {},
   'sse-int': sseIntSetup,
   'sse-float': sseFloatSetup,
+  x87: x87Setup,
 };
 
 /** Random register contents for SIMD cases (see SIMD_SETUP). */
