@@ -261,6 +261,9 @@ function blendImm(cpu: Cpu, e: CachedInsn): void {
   for (let k = 0; k < 4; k++) if ((e.imm >> ((k / width) | 0)) & 1) i32[dst + k] = i32[src + k]!;
 }
 
+/** Selections of blendVar, read before the destination (possibly XMM0) is written. */
+const BLEND_SEL = new Uint8Array(4);
+
 /** BLENDVPS (aux 1) / BLENDVPD (aux 2): the sign bit of each XMM0 lane selects the source lane. */
 function blendVar(cpu: Cpu, e: CachedInsn): void {
   checkSse(cpu);
@@ -268,15 +271,10 @@ function blendVar(cpu: Cpu, e: CachedInsn): void {
   const dst = XMM_I + 4 * e.reg;
   const i32 = cpu.i32;
   const width = e.aux;
-  for (let k = 0; k < 4; k++) {
-    const sel = XMM_I + (k | (width - 1)); // the lane's top dword
-    if (i32[sel]! < 0) TMP_SEL[k] = 1;
-    else TMP_SEL[k] = 0;
-  }
-  for (let k = 0; k < 4; k++) if (TMP_SEL[k]) i32[dst + k] = i32[src + k]!;
+  // Dword k belongs to the lane whose top dword is k | (width - 1).
+  for (let k = 0; k < 4; k++) BLEND_SEL[k] = i32[XMM_I + (k | (width - 1))]! < 0 ? 1 : 0;
+  for (let k = 0; k < 4; k++) if (BLEND_SEL[k]) i32[dst + k] = i32[src + k]!;
 }
-/** Selections of blendVar, read before the destination (possibly XMM0) is written. */
-const TMP_SEL = new Uint8Array(4);
 
 /** ROUNDPS (aux 4 lanes) / ROUNDSS (aux 1): imm8[2] MXCSR.RC else imm8[1:0]; imm8[3] no PE. */
 function roundPs(cpu: Cpu, e: CachedInsn): void {
