@@ -54,14 +54,14 @@ function invalid(r: F80, fcw: number): boolean {
   return (fcw & FSW_IE) !== 0;
 }
 
-const isNaN = (cls: number) => cls === CLS_QNAN || cls === CLS_SNAN;
+const isNaNClass = (cls: number) => cls === CLS_QNAN || cls === CLS_SNAN;
 
 /** r = the NaN result of operands a and b (at least one a NaN, neither unsupported); IE for an SNaN. */
 export function propagateNaN(a: F80, ca: number, b: F80, cb: number, r: F80): void {
   if (ca === CLS_SNAN || cb === CLS_SNAN) fpStatus.exc |= FSW_IE;
   let pick = a;
-  if (!isNaN(ca)) pick = b;
-  else if (isNaN(cb) && (b.hi > a.hi || (b.hi === a.hi && (b.lo > a.lo || (b.lo === a.lo && b.sign < a.sign))))) pick = b;
+  if (!isNaNClass(ca)) pick = b;
+  else if (isNaNClass(cb) && (b.hi > a.hi || (b.hi === a.hi && (b.lo > a.lo || (b.lo === a.lo && b.sign < a.sign))))) pick = b;
   r.copy(pick);
   r.hi = (r.hi | 0x40000000) >>> 0;
 }
@@ -69,7 +69,7 @@ export function propagateNaN(a: F80, ca: number, b: F80, cb: number, r: F80): vo
 /** NaN or unsupported operands: sets r; returns 1 (write), 0 (blocked) or -1 (no NaN: go on). */
 function specialOperands(a: F80, ca: number, b: F80, cb: number, fcw: number, r: F80): number {
   if (ca === CLS_UNSUPPORTED || cb === CLS_UNSUPPORTED) return invalid(r, fcw) ? 1 : 0;
-  if (isNaN(ca) || isNaN(cb)) {
+  if (isNaNClass(ca) || isNaNClass(cb)) {
     propagateNaN(a, ca, b, cb, r);
     return blocked(fcw) ? 0 : 1;
   }
@@ -556,7 +556,7 @@ export function compareExceptions(ca: number, cb: number, quiet: boolean): void 
   if (ca === CLS_UNSUPPORTED || cb === CLS_UNSUPPORTED || ca === CLS_SNAN || cb === CLS_SNAN ||
     (!quiet && (ca === CLS_QNAN || cb === CLS_QNAN))) {
     fpStatus.exc |= FSW_IE;
-  } else if ((ca === CLS_DENORMAL || cb === CLS_DENORMAL) && !isNaN(ca) && !isNaN(cb)) {
+  } else if ((ca === CLS_DENORMAL || cb === CLS_DENORMAL) && !isNaNClass(ca) && !isNaNClass(cb)) {
     // (no DE when the comparison is unordered anyway: checked on the host)
     fpStatus.exc |= FSW_DE;
   }

@@ -160,11 +160,11 @@ export function fldConst(cpu: Cpu, e: CachedInsn): void {
   begin(cpu, e);
   const i32 = cpu.i32;
   if (!pushChecked(i32)) return;
-  const [se, hi, lo, nearestUp] = CONSTANTS[e.aux]!;
+  const c = CONSTANTS[e.aux]!;
   const rc = (i32[I_FCW]! >> FCW_RC_SHIFT) & 3;
-  const up = ((EXACT_CONSTANTS >> e.aux) & 1) === 0 && (rc === RC_UP || (rc === RC_NEAREST && nearestUp));
+  const up = ((EXACT_CONSTANTS >> e.aux) & 1) === 0 && (rc === RC_UP || (rc === RC_NEAREST && c[3]));
   setC1(i32, 0);
-  writeRaw(i32, 0, se, hi, up ? lo + 1 : lo);
+  writeRaw(i32, 0, c[0], c[1], up ? c[2] + 1 : c[2]);
 }
 
 /** Sets st.outLo/outHi/outTop to the indefinite of a memory format (masked invalid responses). */

@@ -124,35 +124,43 @@ function storeEnv(cpu: Cpu, lo: number, hi: number, size16: boolean): number {
   const fcw = i32[I_FCW]! & 0xffff;
   const fsw = i32[I_FSW]! & 0xffff;
   const tw = fullTagWord(i32);
-  const w = (off: number) => (lo + off) | 0;
-  const h = (off: number) => ((lo >>> 0) + off > 0xffffffff ? (hi + 1) | 0 : hi);
   if (size16) {
-    cpu.write16(w(0), h(0), fcw);
-    cpu.write16(w(2), h(2), fsw);
-    cpu.write16(w(4), h(4), tw);
-    cpu.write16(w(6), h(6), i32[I_FIP]!);
-    cpu.write16(w(8), h(8), i32[I_FCS]!);
-    cpu.write16(w(10), h(10), i32[I_FDP]!);
-    cpu.write16(w(12), h(12), i32[I_FDS]!);
+    cpu.write16(lo, hi, fcw);
+    cpu.write16(at(lo, 2), hiAt(lo, hi, 2), fsw);
+    cpu.write16(at(lo, 4), hiAt(lo, hi, 4), tw);
+    cpu.write16(at(lo, 6), hiAt(lo, hi, 6), i32[I_FIP]!);
+    cpu.write16(at(lo, 8), hiAt(lo, hi, 8), i32[I_FCS]!);
+    cpu.write16(at(lo, 10), hiAt(lo, hi, 10), i32[I_FDP]!);
+    cpu.write16(at(lo, 12), hiAt(lo, hi, 12), i32[I_FDS]!);
     return 14;
   }
-  cpu.write32(w(0), h(0), fcw | 0xffff0000);
-  cpu.write32(w(4), h(4), fsw | 0xffff0000);
-  cpu.write32(w(8), h(8), tw | 0xffff0000);
-  cpu.write32(w(12), h(12), i32[I_FIP]!);
-  cpu.write32(w(16), h(16), (i32[I_FCS]! & 0xffff) | ((i32[I_FOP]! & 0x7ff) << 16));
-  cpu.write32(w(20), h(20), i32[I_FDP]!);
-  cpu.write32(w(24), h(24), (i32[I_FDS]! & 0xffff) | 0xffff0000);
+  cpu.write32(lo, hi, fcw | 0xffff0000);
+  cpu.write32(at(lo, 4), hiAt(lo, hi, 4), fsw | 0xffff0000);
+  cpu.write32(at(lo, 8), hiAt(lo, hi, 8), tw | 0xffff0000);
+  cpu.write32(at(lo, 12), hiAt(lo, hi, 12), i32[I_FIP]!);
+  cpu.write32(at(lo, 16), hiAt(lo, hi, 16), (i32[I_FCS]! & 0xffff) | ((i32[I_FOP]! & 0x7ff) << 16));
+  cpu.write32(at(lo, 20), hiAt(lo, hi, 20), i32[I_FDP]!);
+  cpu.write32(at(lo, 24), hiAt(lo, hi, 24), (i32[I_FDS]! & 0xffff) | 0xffff0000);
   return 28;
+}
+
+/** Low half of the address (lo, hi) + off. */
+function at(lo: number, off: number): number {
+  return (lo + off) | 0;
+}
+
+/** High half of the address (lo, hi) + off. */
+function hiAt(lo: number, hi: number, off: number): number {
+  return (lo >>> 0) + off > 0xffffffff ? (hi + 1) | 0 : hi;
 }
 
 /** Reads an environment image into `image` (no state change); returns its length. */
 function readEnv(cpu: Cpu, lo: number, hi: number, size16: boolean): number {
-  const w = (off: number) => (lo + off) | 0;
-  const h = (off: number) => ((lo >>> 0) + off > 0xffffffff ? (hi + 1) | 0 : hi);
   const step = size16 ? 2 : 4;
   for (let k = 0; k < 7; k++) {
-    image[k] = size16 ? cpu.read16(w(k * 2), h(k * 2)) : cpu.read32(w(k * 4), h(k * 4));
+    const a = at(lo, k * step);
+    const ah = hiAt(lo, hi, k * step);
+    image[k] = size16 ? cpu.read16(a, ah) : cpu.read32(a, ah);
   }
   return 7 * step;
 }
@@ -204,12 +212,11 @@ export function fnsave(cpu: Cpu, e: CachedInsn): void {
   const i32 = cpu.i32;
   const top = (i32[I_FSW]! >> FSW_TOP_SHIFT) & 7;
   for (let i = 0; i < 8; i++) {
-    const at = regAt(top + i);
-    const off = base + 10 * i;
-    const a = (lo + off) | 0;
-    const ah = (lo >>> 0) + off > 0xffffffff ? (hi + 1) | 0 : hi;
-    cpu.write64(a, ah, i32[at]!, i32[at + 1]!);
-    cpu.write16((a + 8) | 0, (a >>> 0) > 0xfffffff7 ? (ah + 1) | 0 : ah, i32[at + 2]!);
+    const r = regAt(top + i);
+    const a = at(lo, base + 10 * i);
+    const ah = hiAt(lo, hi, base + 10 * i);
+    cpu.write64(a, ah, i32[r]!, i32[r + 1]!);
+    cpu.write16(at(a, 8), hiAt(a, ah, 8), i32[r + 2]!);
   }
   init(i32);
 }
@@ -221,20 +228,19 @@ export function frstor(cpu: Cpu, e: CachedInsn): void {
   const size16 = e.opsize === 2;
   const base = readEnv(cpu, lo, hi, size16);
   for (let i = 0; i < 8; i++) {
-    const off = base + 10 * i;
-    const a = (lo + off) | 0;
-    const ah = (lo >>> 0) + off > 0xffffffff ? (hi + 1) | 0 : hi;
+    const a = at(lo, base + 10 * i);
+    const ah = hiAt(lo, hi, base + 10 * i);
     image[7 + 3 * i] = cpu.read64(a, ah);
     image[8 + 3 * i] = cpu.hi;
-    image[9 + 3 * i] = cpu.read16((a + 8) | 0, (a >>> 0) > 0xfffffff7 ? (ah + 1) | 0 : ah);
+    image[9 + 3 * i] = cpu.read16(at(a, 8), hiAt(a, ah, 8));
   }
   const i32 = cpu.i32;
   loadEnv(i32, size16);
   const top = (i32[I_FSW]! >> FSW_TOP_SHIFT) & 7;
   for (let i = 0; i < 8; i++) {
-    const at = regAt(top + i);
-    i32[at] = image[7 + 3 * i]!;
-    i32[at + 1] = image[8 + 3 * i]!;
-    i32[at + 2] = image[9 + 3 * i]!;
+    const r = regAt(top + i);
+    i32[r] = image[7 + 3 * i]!;
+    i32[r + 1] = image[8 + 3 * i]!;
+    i32[r + 2] = image[9 + 3 * i]!;
   }
 }
