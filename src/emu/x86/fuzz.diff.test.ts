@@ -6,7 +6,7 @@ import { fuzzableEntries, randomCase } from './testing/fuzz.ts';
 // A fixed-seed slice of `npm run fuzz:cpu`: random encodings of every implemented instruction
 // of each family against the host CPU. The CLI runs as many cases as asked, with any seed.
 
-const FAMILIES_IN_TEST = ['alu', 'shift', 'muldiv', 'bits', 'move', 'control', 'string', 'sse-int', 'sse-float'];
+const FAMILIES_IN_TEST = ['alu', 'shift', 'muldiv', 'bits', 'move', 'control', 'string', 'sse-int', 'sse-float', 'x87'];
 
 describe.runIf(nativeAvailable())('random encodings agree with the host CPU', () => {
   for (const family of FAMILIES_IN_TEST) {

@@ -21,7 +21,7 @@
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import {
   BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, F80,
-  FCW_RC_SHIFT, FSW_C1, FSW_C2, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, fpStatus, fromNumber, normalize, roundPack,
+  FCW_RC_SHIFT, FSW_C1, FSW_C2, FSW_DE, FSW_IE, FSW_PE, FSW_UE, FSW_ZE, RC_DOWN, RC_NEAREST, RC_UP, fpStatus, fromNumber, normalize, roundPack,
   setIndefinite, toNumber,
 } from './float80.ts';
 import { OP_DIV, OP_MUL, OP_SUB, arith, propagateNaN } from './x87-arith.ts';
@@ -44,20 +44,28 @@ const FN_COS = 1;
 const FN_TAN = 2;
 const FN_2XM1 = 3;
 
-/** 64-bit constants rounded to nearest: [sign/exponent, high, low]. */
-const PI = [0x4000, 0xc90fdaa2, 0x2168c235] as const;
-const PI_2 = [0x3fff, 0xc90fdaa2, 0x2168c235] as const;
-const PI_4 = [0x3ffe, 0xc90fdaa2, 0x2168c235] as const;
-const PI3_4 = [0x4000, 0x96cbe3f9, 0x990e91a8] as const;
+/**
+ * The exact results of FPATAN, truncated to 64 bits: [sign/exponent, high, low]; each rounds up
+ * to nearest (the next bits of π are 1100 0100...; of 3π/4, 1001 0011...). Rounded per RC.
+ */
+const PI = [0x4000, 0xc90fdaa2, 0x2168c234] as const;
+const PI_2 = [0x3fff, 0xc90fdaa2, 0x2168c234] as const;
+const PI_4 = [0x3ffe, 0xc90fdaa2, 0x2168c234] as const;
+const PI3_4 = [0x4000, 0x96cbe3f9, 0x990e91a7] as const;
+/** ln 2 and log2 e rounded to nearest (multipliers for tiny arguments). */
 const LN2 = [0x3ffe, 0xb17217f7, 0xd1cf79ac] as const;
 const LOG2E = [0x3fff, 0xb8aa3b29, 0x5c17f0bc] as const;
 
-function setConst(x: F80, c: readonly [number, number, number], sign: number): void {
+/** x = ±c rounded per the control word (c truncated, its next bits above one half); PE. */
+function setConst(x: F80, c: readonly [number, number, number], sign: number, fcw: number): void {
+  const rc = (fcw >> FCW_RC_SHIFT) & 3;
+  const up = rc === RC_NEAREST || (rc === RC_UP && sign === 0) || (rc === RC_DOWN && sign !== 0);
   x.sign = sign;
   x.exp = c[0] & 0x7fff;
   x.hi = c[1];
-  x.lo = c[2];
+  x.lo = up ? c[2] + 1 : c[2];
   st.exc |= FSW_PE;
+  st.c1 = up ? 1 : 0;
 }
 
 /** Operand exceptions of a unary function; returns 1 (r set: write), 0 (blocked), -1 (go on). */
@@ -393,27 +401,27 @@ function atan2(y: F80, cy: number, x: F80, cx: number, fcw: number, r: F80): num
   const s = y.sign;
   if (cy === CLS_ZERO || (cx === CLS_INF && cy !== CLS_INF)) {
     if (x.sign === 0) setSigned(r, false, s);
-    else setConst(r, PI, s);
+    else setConst(r, PI, s, fcw);
     return 1;
   }
   if (cy === CLS_INF) {
-    if (cx === CLS_INF) setConst(r, x.sign === 0 ? PI_4 : PI3_4, s);
-    else setConst(r, PI_2, s);
+    if (cx === CLS_INF) setConst(r, x.sign === 0 ? PI_4 : PI3_4, s, fcw);
+    else setConst(r, PI_2, s, fcw);
     return 1;
   }
   if (cx === CLS_ZERO) {
-    setConst(r, PI_2, s);
+    setConst(r, PI_2, s, fcw);
     return 1;
   }
   // Both finite, non-zero: scale them alike (x's exponent to 0), then decide by y's size.
   st.exc |= FSW_PE;
   const ky = y.exp - x.exp;
   if (ky > 1100) {
-    setConst(r, PI_2, s);
+    setConst(r, PI_2, s, fcw);
     return 1;
   }
   if (ky < -70) {
-    if (x.sign !== 0) setConst(r, PI, s);
+    if (x.sign !== 0) setConst(r, PI, s, fcw);
     else {
       // atan(y/x) = y/x·(1 − δ): the quotient at exponent 0, rescaled, nudged, rounded once.
       K.copy(y);
@@ -503,7 +511,8 @@ function ylog(y: F80, cy: number, x: F80, cx: number, p1: boolean, fcw: number, 
     const cl = fromNumber(R2, l);
     arith(OP_MUL, y, cy, R2, cl, fcw | 0x300, r);
   }
-  st.exc |= FSW_PE;
+  // The product stands for an inexact value: a tiny result underflows even when it came out exact.
+  st.exc |= FSW_PE | ((r.hi & 0x80000000) === 0 && (fcw & FSW_UE) !== 0 ? FSW_UE : 0);
   return (st.exc & ~fcw & (FSW_IE | FSW_DE | FSW_ZE)) !== 0 ? 0 : 1;
 }
 
