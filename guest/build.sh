@@ -3,7 +3,8 @@
 #   public/kernels/bzImage          Linux (Debian linux-source-6.1) with guest/linux.config
 #   public/kernels/initramfs.cpio   busybox-static + guest/init (uncompressed newc cpio)
 #
-# Usage: guest/build.sh [--install-deps] [--jobs N]
+# Usage: guest/build.sh [--install-deps] [--jobs N] [--initramfs-only]
+#   --initramfs-only  rebuild only the initramfs (after editing guest/init); keeps bzImage
 # Environment: BUILD_DIR (default: build/guest), SOURCE_DATE_EPOCH (default: fixed)
 #
 # guest/linux.config is the committed full config. To change it, edit guest/linux.fragment
@@ -18,12 +19,14 @@ out=$root/public/kernels
 jobs=$(nproc)
 refresh=0
 install=0
+initramfs_only=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --install-deps) install=1 ;;
     --refresh-config) refresh=1 ;;
     --jobs) jobs=$2; shift ;;
+    --initramfs-only) initramfs_only=1 ;;
     *) echo "guest/build.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -47,6 +50,7 @@ export KBUILD_BUILD_HOST=virtlite
 export KBUILD_BUILD_VERSION=1
 export LC_ALL=C TZ=UTC
 
+if [ "$initramfs_only" = 0 ]; then
 tarball=$(ls /usr/src/linux-source-6.1.tar.xz 2>/dev/null || true)
 [ -n "$tarball" ] || { echo "linux-source-6.1 is not installed (run with --install-deps)" >&2; exit 1; }
 src=$build/linux-source-6.1
@@ -90,6 +94,8 @@ if ! make -C "$src" ARCH=x86_64 -j"$jobs" bzImage > "$log" 2>&1; then
 fi
 tail -n 1 "$log"
 cp "$src/arch/x86/boot/bzImage" "$out/bzImage"
+fi
+mkdir -p "$build" "$out"
 
 step "building the initramfs (busybox-static)"
 bb=/bin/busybox

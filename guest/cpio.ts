@@ -32,3 +32,50 @@ export function readCpio(archive: Uint8Array): CpioEntry[] {
     at = (dataStart + fileSize + 3) & ~3;
   }
 }
+
+/** A file or directory to put in a newc archive. */
+export interface CpioFile {
+  readonly name: string;
+  /** Full st_mode, e.g. 0o100755 for an executable, 0o040755 for a directory. */
+  readonly mode: number;
+  readonly data?: Uint8Array;
+}
+
+/**
+ * Writes a newc archive (with its TRAILER!!!). Linux accepts archives concatenated after the
+ * initramfs, so tests add files to the default guest by appending one of these.
+ */
+export function writeCpio(files: readonly CpioFile[]): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  let size = 0;
+  const push = (b: Uint8Array) => {
+    chunks.push(b);
+    size += b.length;
+    const pad = (4 - (size % 4)) % 4;
+    if (pad) {
+      chunks.push(new Uint8Array(pad));
+      size += pad;
+    }
+  };
+  const hex = (v: number) => (v >>> 0).toString(16).padStart(8, '0');
+  [...files, { name: 'TRAILER!!!', mode: 0 }].forEach((f, i) => {
+    const data = f.data ?? new Uint8Array(0);
+    const name = enc.encode(`${f.name}\0`);
+    // magic, ino, mode, uid, gid, nlink, mtime, filesize, devmajor, devminor, rdevmajor, rdevminor, namesize, check
+    const fields = [i + 1, f.mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, name.length, 0];
+    const header = enc.encode(`070701${fields.map(hex).join('')}`);
+    const head = new Uint8Array(header.length + name.length);
+    head.set(header);
+    head.set(name, header.length);
+    push(head);
+    if (data.length) push(data);
+  });
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

@@ -96,8 +96,12 @@ export class MachineConfigError extends Error {
   override name = 'MachineConfigError';
 }
 
-/** Default kernel command line: serial console, quiet enough for a terminal. */
-export const DEFAULT_CMDLINE = 'console=ttyS0 earlyprintk=serial,ttyS0 panic=-1';
+/**
+ * Default kernel command line: the serial console. No earlyprintk: the early console raises
+ * RTS long before a process opens the port, and the driver's FIFO resets would then drop input
+ * typed (or piped) ahead; the kernel replays its early messages when the console registers.
+ */
+export const DEFAULT_CMDLINE = 'console=ttyS0 panic=-1';
 
 export class Machine {
   readonly ramSize: number;

@@ -16,7 +16,7 @@ export interface CpuidFeature {
 
 /** Feature bits of leaves 1 and 0x80000001. Flip `implemented` only with passing tests. */
 export const FEATURES: readonly CpuidFeature[] = [
-  { name: 'fpu', leaf: 1, reg: 'edx', bit: 0, implemented: false },
+  { name: 'fpu', leaf: 1, reg: 'edx', bit: 0, implemented: true },
   { name: 'pse', leaf: 1, reg: 'edx', bit: 3, implemented: true },
   { name: 'tsc', leaf: 1, reg: 'edx', bit: 4, implemented: true },
   { name: 'msr', leaf: 1, reg: 'edx', bit: 5, implemented: true },
@@ -30,13 +30,13 @@ export const FEATURES: readonly CpuidFeature[] = [
   { name: 'clflush', leaf: 1, reg: 'edx', bit: 19, implemented: true },
   { name: 'mmx', leaf: 1, reg: 'edx', bit: 23, implemented: true },
   { name: 'fxsr', leaf: 1, reg: 'edx', bit: 24, implemented: true },
-  { name: 'sse', leaf: 1, reg: 'edx', bit: 25, implemented: false },
-  { name: 'sse2', leaf: 1, reg: 'edx', bit: 26, implemented: false },
-  { name: 'sse3', leaf: 1, reg: 'ecx', bit: 0, implemented: false },
-  { name: 'ssse3', leaf: 1, reg: 'ecx', bit: 9, implemented: false },
+  { name: 'sse', leaf: 1, reg: 'edx', bit: 25, implemented: true },
+  { name: 'sse2', leaf: 1, reg: 'edx', bit: 26, implemented: true },
+  { name: 'sse3', leaf: 1, reg: 'ecx', bit: 0, implemented: true },
+  { name: 'ssse3', leaf: 1, reg: 'ecx', bit: 9, implemented: true },
   { name: 'cx16', leaf: 1, reg: 'ecx', bit: 13, implemented: true },
-  { name: 'sse4_1', leaf: 1, reg: 'ecx', bit: 19, implemented: false },
-  { name: 'sse4_2', leaf: 1, reg: 'ecx', bit: 20, implemented: false },
+  { name: 'sse4_1', leaf: 1, reg: 'ecx', bit: 19, implemented: true },
+  { name: 'sse4_2', leaf: 1, reg: 'ecx', bit: 20, implemented: true },
   { name: 'popcnt', leaf: 1, reg: 'ecx', bit: 23, implemented: true },
   // The LAPIC timer's TSC-deadline mode (MSR 0x6E0): Linux then skips its timer calibration.
   { name: 'tsc_deadline_timer', leaf: 1, reg: 'ecx', bit: 24, implemented: true },
