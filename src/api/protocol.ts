@@ -1,0 +1,109 @@
+/**
+ * The one typed protocol between the page and the emulator's Web Worker (STYLE.md point 15).
+ * The worker (src/worker/vm-worker.ts) exposes a `VmWorkerApi` with comlink; the page side
+ * (src/api/browser.ts) holds only `Remote<VmWorkerApi>`. This file holds types and nothing
+ * that runs, so importing it pulls neither the emulator into the page nor the DOM into the
+ * worker.
+ *
+ * Lifecycle: subscribe(listener) → create(config) → start() → pause()/resume()/reset() →
+ * stop(). Events flow from the worker to the page through the subscribed listener (a comlink
+ * proxy); their `type` strings are `area/verb`. Console bytes cross in both directions as
+ * transferred buffers: `serial/output` carries one Uint8Array per runner slice (everything the
+ * UART flushed during that slice), and sendInput's bytes are transferred to the worker.
+ *
+ * Images (kernel, initrd, disk) come from a URL (fetched by the worker, with progress events), a
+ * File/Blob the user picked, or bytes the caller already has.
+ *
+ * Not supported: a disk is accepted and read but not attached to the guest (virtlite has no
+ * virtio-blk device yet; create() says so in `MachineInfo.disk`); snapshots; more than one
+ * machine per worker at a time (create() replaces the previous machine).
+ */
+
+/** Where an image comes from. URLs must be absolute (the worker resolves nothing). */
+export type ImageSource =
+  | { readonly url: string }
+  | { readonly file: Blob }
+  | { readonly bytes: ArrayBuffer | Uint8Array };
+
+export type ImageKind = 'kernel' | 'initrd' | 'disk';
+
+/** The machine a worker builds (src/machine/machine.ts MachineConfig, minus the callbacks). */
+export interface WorkerMachineConfig {
+  readonly kernel: ImageSource;
+  readonly initrd?: ImageSource;
+  /** Read and reported, not attached: there is no virtio-blk device yet. */
+  readonly disk?: ImageSource;
+  /** Kernel command line (default: the machine's DEFAULT_CMDLINE). */
+  readonly cmdline?: string;
+  /** Guest RAM in bytes (default 256 MiB). */
+  readonly ramSize?: number;
+  readonly bootProtocol?: 64 | 32;
+  /** Guest time follows the instruction count. */
+  readonly deterministic?: boolean;
+}
+
+/** What create() built. */
+export interface MachineInfo {
+  /** "Linux 6.1.192 …, boot protocol 2.15, …" (the bzImage header). */
+  readonly kernel: string;
+  readonly kernelBytes: number;
+  readonly initrdBytes: number;
+  readonly ramSize: number;
+  readonly cmdline: string;
+  /** Present when a disk was given: its size and why it is not attached. */
+  readonly disk?: { readonly bytes: number; readonly attached: false; readonly reason: string };
+}
+
+export type WorkerState = 'empty' | 'loading' | 'created' | 'running' | 'paused' | 'poweroff' | 'error' | 'stopped';
+
+export interface WorkerStats {
+  readonly state: WorkerState;
+  /** Guest instructions since the machine was created (all boots). */
+  readonly instructions: number;
+  /** Host milliseconds since start(). */
+  readonly uptimeMs: number;
+  /** Millions of guest instructions per second over the last measured second. */
+  readonly mips: number;
+  /** The guest is halted with nothing to do (the worker sleeps). */
+  readonly idle: boolean;
+  /** Host milliseconds the worker spent running guest code since the machine was created. */
+  readonly busyMs: number;
+  /** How many times the machine was reset (by the guest or by reset()). */
+  readonly resets: number;
+}
+
+export type WorkerEvent =
+  /** Bytes the guest wrote to its serial console (transferred; the buffer is the receiver's). */
+  | { readonly type: 'serial/output'; readonly data: Uint8Array }
+  /** Download or read progress of an image; total is undefined when unknown. */
+  | { readonly type: 'image/progress'; readonly image: ImageKind; readonly loaded: number; readonly total: number | undefined }
+  /** A line from the machine: boot placement, ACPI tables, resets, device failures. */
+  | { readonly type: 'machine/log'; readonly line: string }
+  /** The guest powered the machine off (ACPI S5). */
+  | { readonly type: 'machine/poweroff' }
+  /** The emulator failed; the machine is stopped for good. */
+  | { readonly type: 'machine/error'; readonly message: string }
+  /** stop() ended the run. */
+  | { readonly type: 'machine/stopped' };
+
+/** The worker's API (every method is async across comlink). */
+export interface VmWorkerApi {
+  /** Sets the one listener for events (pass a comlink proxy). */
+  subscribe(listener: (event: WorkerEvent) => void): void;
+  /**
+   * Loads the images and builds the machine (not yet running). Rejects with a readable message
+   * for a failed download, a bad kernel or a bad configuration.
+   */
+  create(config: WorkerMachineConfig): Promise<MachineInfo>;
+  /** Runs the machine (after create(); again after a poweroff, reset() first). */
+  start(): void;
+  pause(): void;
+  resume(): void;
+  /** Hardware reset: the machine boots again from the same images (also after a poweroff). */
+  reset(): Promise<void>;
+  /** Stops the machine for good. */
+  stop(): void;
+  /** Bytes for the guest's serial console (transfer the buffer). */
+  sendInput(bytes: Uint8Array): void;
+  stats(): WorkerStats;
+}
