@@ -1,47 +1,204 @@
 /**
- * The virtlite page: an xterm.js console for the guest's serial port.
+ * The virtlite page (index.html): on opening it boots the default guest (public/kernels) in a
+ * Web Worker and shows its serial console in a `<virtlite-vm>` element (./element.ts) that fills
+ * the window. Around it: download and boot-stage progress bars, machine statistics (MIPS,
+ * instructions, uptime, worker load, boot time), and controls (pause, reset, memory size,
+ * kernel command line, kernel/initrd/disk files).
  *
- * Today the page downloads and validates the default guest kernel and says plainly that the
- * emulator cannot boot it yet (the CPU core is the next issue). The worker, the comlink protocol
- * and the boot itself arrive with the machine (see README, "Status").
+ * Errors (a failed download, a refused kernel, an emulator failure, a guest kernel panic, an
+ * uncaught page error) are shown in the page, which keeps working: boot again from the
+ * settings, or reset.
+ *
+ * Not supported: attaching a disk (the file is read and reported, not attached: no virtio-blk
+ * device yet); saving settings across reloads; several VMs on this page (see embed.html).
  */
-import '@xterm/xterm/css/xterm.css';
 import './style.css';
-import { Terminal } from '@xterm/xterm';
-import { describeBzImage, parseBzImage } from '../machine/bzimage.ts';
-import { download } from './download.ts';
+import type { BrowserVmOptions, WorkerStats } from '../api/browser.ts';
+import { defineVirtliteElement, type VirtliteVmElement } from './element.ts';
 
-const KERNEL_URL = `${import.meta.env.BASE_URL}kernels/bzImage`;
+defineVirtliteElement();
 
-const status = document.getElementById('status')!;
-const progress = document.getElementById('progress') as HTMLProgressElement;
-const term = new Terminal({ convertEol: true, cursorBlink: true, fontSize: 14, rows: 30 });
-term.open(document.getElementById('terminal')!);
-term.focus();
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const vmElement = $<VirtliteVmElement>('vm');
+const status = $('status');
+const stats = $('stats');
+const errorBox = $('error');
+const pauseButton = $<HTMLButtonElement>('pause');
+const resetButton = $<HTMLButtonElement>('reset');
+const settingsToggle = $<HTMLButtonElement>('settings-toggle');
+const settings = $<HTMLFormElement>('settings');
+const bootBar = $<HTMLProgressElement>('progress-boot');
+const stageText = $('stage');
+const memory = $<HTMLSelectElement>('memory');
+const cmdline = $<HTMLInputElement>('cmdline');
+const files = { kernel: $<HTMLInputElement>('kernel-file'), initrd: $<HTMLInputElement>('initrd-file'), disk: $<HTMLInputElement>('disk-file') };
+
+const MIB = 1024 * 1024;
 
 function setStatus(text: string, error = false): void {
   status.textContent = text;
   status.classList.toggle('error', error);
 }
 
-async function start(): Promise<void> {
-  term.writeln('virtlite: a lightweight x86-64 virtual machine');
-  setStatus('downloading kernel…');
-  progress.hidden = false;
-  const image = await download(KERNEL_URL, (loaded, total) => {
-    progress.max = total ?? loaded;
-    progress.value = loaded;
-  });
-  progress.hidden = true;
-  const kernel = parseBzImage(image);
-  term.writeln(`kernel: ${describeBzImage(kernel)}`);
-  term.writeln('virtlite cannot boot yet: the x86-64 CPU core is not implemented.');
-  setStatus('kernel loaded; emulator not implemented yet');
+function showError(message: string): void {
+  setStatus(message, true);
+  errorBox.textContent = message;
+  errorBox.hidden = false;
 }
 
-start().catch((e: unknown) => {
-  const message = e instanceof Error ? e.message : String(e);
-  progress.hidden = true;
-  term.writeln(`\x1b[31merror: ${message}\x1b[0m`);
-  setStatus(message, true);
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+// --- progress -------------------------------------------------------------------------------
+
+function resetProgress(): void {
+  for (const kind of ['kernel', 'initrd', 'disk']) {
+    $(`progress-${kind}-label`).hidden = true;
+    const bar = $<HTMLProgressElement>(`progress-${kind}`);
+    bar.max = 1;
+    bar.value = 0;
+  }
+  bootBar.value = 0;
+  stageText.textContent = '';
+}
+
+vmElement.addEventListener('vm-progress', (e) => {
+  const { image, loaded, total } = e.detail;
+  $(`progress-${image}-label`).hidden = false;
+  const bar = $<HTMLProgressElement>(`progress-${image}`);
+  if (total === undefined) {
+    bar.removeAttribute('value'); // indeterminate: the size is unknown
+  } else {
+    bar.max = total;
+    bar.value = loaded;
+  }
+  bar.title = `${(loaded / MIB).toFixed(1)} MiB`;
 });
+
+vmElement.addEventListener('vm-stage', (e) => {
+  const { label, index, count } = e.detail;
+  bootBar.max = count - 1;
+  bootBar.value = index;
+  stageText.textContent = label;
+  if (!vmElement.lastError) setStatus(label);
+  if (index > 0) {
+    // Downloads are over: their bars show complete.
+    for (const kind of ['kernel', 'initrd', 'disk']) {
+      const bar = $<HTMLProgressElement>(`progress-${kind}`);
+      if (!bar.hasAttribute('value')) bar.value = bar.max;
+    }
+  }
+});
+
+vmElement.addEventListener('vm-ready', (e) => {
+  const { info } = e.detail;
+  if (!cmdline.value) cmdline.value = info.cmdline;
+  memory.value = String(info.ramSize / MIB);
+  pauseButton.disabled = false;
+  document.title = `virtlite: ${info.kernel.split(',')[0]}`;
+});
+
+// --- statistics -----------------------------------------------------------------------------
+
+let bootText = '';
+let lastStats: { at: number; busyMs: number } | undefined;
+
+vmElement.addEventListener('vm-booted', (e) => {
+  const { bootMs, machineMs } = e.detail;
+  bootText = machineMs === undefined ? `boot ${seconds(bootMs)}` : `boot ${seconds(machineMs)} (${seconds(bootMs)} with downloads)`;
+  vmElement.terminal?.focus();
+});
+
+function showStats(s: WorkerStats): void {
+  const now = performance.now();
+  const load = lastStats && now > lastStats.at ? Math.min(100, (100 * (s.busyMs - lastStats.busyMs)) / (now - lastStats.at)) : undefined;
+  lastStats = { at: now, busyMs: s.busyMs };
+  const parts = [
+    `${s.mips.toFixed(1)} MIPS`,
+    `${(s.instructions / 1e6).toFixed(0)} M instructions`,
+    `up ${seconds(s.uptimeMs)}`,
+    load === undefined ? '' : `worker ${load.toFixed(0)}% busy${s.idle ? ' (guest idle)' : ''}`,
+    bootText,
+    s.state === 'paused' ? 'paused' : '',
+  ];
+  stats.textContent = parts.filter(Boolean).join(' · ');
+}
+
+setInterval(() => {
+  const handle = vmElement.handle;
+  if (!handle) return;
+  handle.stats().then(showStats, () => {});
+}, 1000);
+
+// --- machine life -----------------------------------------------------------------------------
+
+vmElement.addEventListener('vm-poweroff', () => {
+  setStatus('the guest powered off (Reset boots it again)');
+  pauseButton.disabled = true;
+});
+vmElement.addEventListener('vm-error', (e) => {
+  showError(e.detail.message);
+  pauseButton.disabled = true;
+});
+vmElement.addEventListener('vm-panic', (e) => showError(e.detail.message));
+
+window.addEventListener('error', (e) => showError(`page error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => showError(`page error: ${e.reason instanceof Error ? e.reason.message : String(e.reason)}`));
+
+function boot(overrides: Partial<BrowserVmOptions> = {}): void {
+  errorBox.hidden = true;
+  bootText = '';
+  lastStats = undefined;
+  pauseButton.disabled = true;
+  pauseButton.textContent = 'Pause';
+  resetProgress();
+  vmElement.start(overrides);
+  vmElement.terminal?.focus();
+}
+
+pauseButton.addEventListener('click', () => {
+  const pausing = pauseButton.textContent === 'Pause';
+  (pausing ? vmElement.pause() : vmElement.resume()).then(
+    () => {
+      pauseButton.textContent = pausing ? 'Resume' : 'Pause';
+      setStatus(pausing ? 'paused' : vmElement.stage.label);
+    },
+    (e: unknown) => showError(e instanceof Error ? e.message : String(e)),
+  );
+});
+
+resetButton.addEventListener('click', () => {
+  errorBox.hidden = true;
+  pauseButton.textContent = 'Pause';
+  vmElement.reset().then(
+    () => vmElement.terminal?.focus(),
+    (e: unknown) => showError(e instanceof Error ? e.message : String(e)),
+  );
+});
+
+settingsToggle.addEventListener('click', () => {
+  settings.hidden = !settings.hidden;
+  settingsToggle.setAttribute('aria-expanded', String(!settings.hidden));
+});
+
+settings.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const overrides: Partial<BrowserVmOptions> = { ramSize: Number(memory.value) * MIB };
+  if (cmdline.value.trim()) overrides.cmdline = cmdline.value.trim();
+  const kernel = files.kernel.files?.[0];
+  const initrd = files.initrd.files?.[0];
+  const disk = files.disk.files?.[0];
+  if (kernel) overrides.kernel = kernel;
+  if (initrd) overrides.initrd = initrd;
+  if (disk) overrides.disk = disk;
+  boot(overrides);
+});
+
+$<HTMLButtonElement>('defaults').addEventListener('click', () => {
+  settings.reset();
+  cmdline.value = '';
+  boot();
+});
+
+boot();
