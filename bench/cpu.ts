@@ -3,7 +3,7 @@
  * long mode with paging on, as a kernel would run it. Printed, never asserted.
  */
 import { Cpu } from '../src/emu/x86/cpu.ts';
-import { CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE } from '../src/emu/x86/mmu.ts';
+import { CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE } from '../src/emu/x86/mmu.ts';
 import { ATTR_DB, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_SS, setSegment } from '../src/emu/x86/system.ts';
 import { assemble } from '../src/emu/x86/testing/asm.ts';
 import { CR0, CR3, CR4, EFER, RAM_OFFSET } from '../src/emu/state-layout.ts';
@@ -21,9 +21,9 @@ function machine(source: string): Cpu {
   for (let i = 0; i < 8; i++) q(0x4000 + i * 8, (i << 21) | 0x87);
   const i32 = cpu.i32;
   i32[CR3 >> 2] = 0x2000;
-  i32[CR4 >> 2] = CR4_PAE;
+  i32[CR4 >> 2] = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
   i32[EFER >> 2] = EFER_LME | EFER_LMA | EFER_NXE;
-  i32[CR0 >> 2] = CR0_PE | CR0_PG;
+  i32[CR0 >> 2] = CR0_PE | CR0_PG | CR0_MP | CR0_NE;
   setSegment(cpu, SEG_CS, 0x10, 0, 0, -1, ATTR_P | ATTR_S | 0xb | ATTR_L);
   setSegment(cpu, SEG_SS, 0x18, 0, 0, -1, ATTR_P | ATTR_S | 0x3 | ATTR_DB);
   cpu.cpl = 0;
@@ -60,6 +60,43 @@ export const WORKLOADS: Record<string, string> = {
     dec rcx
     jnz top
     hlt`,
+  // glibc's SSE2 idioms: strlen (pcmpeqb + pmovmskb + bsf over 16-byte blocks) on a 256-byte
+  // string, then memcpy of 4 KiB with unaligned 16-byte loads and aligned stores.
+  'sse2 strlen/memcpy': `
+    mov rdi, 0x200000
+    mov rcx, 4096 / 8
+    mov rax, 0x4141414141414141
+    rep stosq
+    mov byte [0x200000 + 255], 0
+  top:
+    mov rsi, 0x200000
+    pxor xmm0, xmm0
+  scan:
+    movdqa xmm1, [rsi]
+    pcmpeqb xmm1, xmm0
+    pmovmskb edx, xmm1
+    add rsi, 16
+    test edx, edx
+    jz scan
+    bsf edx, edx
+    lea rax, [rsi + rdx - 16 - 0x200000]
+    mov rsi, 0x200001
+    mov rdi, 0x300000
+    mov ecx, 4096 / 64
+  copy:
+    movdqu xmm0, [rsi]
+    movdqu xmm1, [rsi + 16]
+    movdqu xmm2, [rsi + 32]
+    movdqu xmm3, [rsi + 48]
+    movdqa [rdi], xmm0
+    movdqa [rdi + 16], xmm1
+    movdqa [rdi + 32], xmm2
+    movdqa [rdi + 48], xmm3
+    add rsi, 64
+    add rdi, 64
+    dec ecx
+    jnz copy
+    jmp top`,
   'branches/calls': `
     mov rcx, 0x7fffffff
   top:
