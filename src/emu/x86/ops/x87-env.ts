@@ -23,11 +23,14 @@
  * Not supported: the real-mode and virtual-8086 image layouts (the CPU has no real mode).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
-import { FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP } from '../../state-layout.ts';
+import { VEC_NM } from '../exceptions.ts';
+import { CR0_MP, CR0_NE, CR0_TS } from '../mmu.ts';
+import { CR0, FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP } from '../../state-layout.ts';
 import { FCW_ONES, FCW_WRITABLE, FSW_EXCEPTIONS, FSW_TOP_SHIFT } from './float80.ts';
 import { checkWait, checkX87 } from './simd.ts';
 import { I_FCW, I_FSW, I_TAGS, controlMem, regAt, updateSummary } from './x87-stack.ts';
 
+const I_CR0 = CR0 >> 2;
 const I_FOP = FPU_FOP >> 2;
 const I_FIP = FPU_FIP >> 2;
 const I_FDP = FPU_FDP >> 2;
@@ -94,9 +97,13 @@ export function fnstswAx(cpu: Cpu): void {
   cpu.setReg(0, 2, cpu.i32[I_FSW]!, 0, 0);
 }
 
-/** FWAIT: #NM when CR0.MP and TS are both set, then #MF for a pending unmasked exception. */
+/**
+ * FWAIT: #NM when CR0.MP and TS are both set, then #MF for a pending unmasked exception (only
+ * with CR0.NE, like every waiting instruction: see x87-stack.ts).
+ */
 export function fwait(cpu: Cpu): void {
-  checkWait(cpu);
+  if ((cpu.i32[I_CR0]! & CR0_NE) !== 0) checkWait(cpu);
+  else if ((cpu.i32[I_CR0]! & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(VEC_NM);
 }
 
 /** The full tag word derived from the register contents and the abridged tags. */

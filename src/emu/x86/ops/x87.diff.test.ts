@@ -401,6 +401,27 @@ describe.runIf(nativeAvailable())('x87 control instructions and exceptions agree
     check(cases);
   });
 
+  it('memory operands that run past the data window fault (#PF) before changing anything', () => {
+    // [rdi] is `back` bytes before the end of the window; the next page is unmapped.
+    const progs: [string, number][] = [
+      ['fstp tword [rdi]', 4], ['fld tword [rdi]', 6], ['fst qword [rdi]', 4], ['fistp qword [rdi]', 1],
+      ['fist dword [rdi]', 2], ['fbstp [rdi]', 8], ['fbld [rdi]', 9], ['fnstenv [rdi]', 20], ['o16 fnstenv [rdi]', 10],
+      ['fldenv [rdi]', 27], ['fnsave [rdi]', 100], ['frstor [rdi]', 60], ['fadd qword [rdi]', 4], ['fnstsw [rdi]', 1],
+    ];
+    const cases: DiffCase[] = [];
+    for (const [p, back] of progs) {
+      const code = asm(p);
+      for (let n = 0; n < 4; n++) {
+        const c = x87Case(rng, code, { inUse: 0x0f, fcw: fcwOf(rng.below(4)) });
+        const data = new Uint8Array(0x10000);
+        data.set(rng.bytes(256), 0x10000 - 256);
+        c.state.gpr[7] = NATIVE_DATA_ADDR + 0x10000n - BigInt(back);
+        cases.push({ ...c, data });
+      }
+    }
+    check(cases);
+  });
+
   it('FNINIT FNCLEX FLDCW FNSTCW FNSTSW (m16 and AX) with every control word bit', () => {
     const progs = ['fninit', 'fnclex', 'fldcw [rdi]\nfnstcw [rdi+2]', 'fnstsw [rdi]', 'fnstsw ax', 'fldcw [rdi]\nfnstsw ax'];
     const cases: DiffCase[] = [];
