@@ -1,8 +1,14 @@
 import { defineConfig } from '@playwright/test';
 
 /**
- * End-to-end tests drive Debian's chromium package (browsers cannot be downloaded here).
- * The page is served from the production build (`vite build && vite preview`).
+ * End-to-end tests drive Debian's chromium package (browsers cannot be downloaded here). Each
+ * test gets a fresh browser context (Playwright launches chromium with a new temporary profile,
+ * i.e. a fresh user-data dir). The page and the library are served from the production build
+ * (`vite build`, `vite build --mode lib`, `vite preview`).
+ *
+ * Boots are slow (an interpreter, about 20 MIPS): the suite boots the guest to its shell three
+ * times (the page, and two VMs side by side on the embed page) and a few times to the kernel's
+ * first messages; tests that boot set their own, generous timeouts.
  */
 const CHROMIUM = process.env.VIRTLITE_CHROMIUM ?? '/usr/bin/chromium';
 const PORT = 4173;
@@ -28,7 +34,9 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `npx vite build --logLevel warn && npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
+    command:
+      `npx vite build --logLevel warn && npx vite build --mode lib --logLevel warn && ` +
+      `npx vite preview --host 127.0.0.1 --port ${PORT} --strictPort`,
     url: `http://127.0.0.1:${PORT}`,
     reuseExistingServer: false,
     timeout: 120_000,
