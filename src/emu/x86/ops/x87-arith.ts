@@ -112,6 +112,7 @@ export function arith(op: number, a: F80, ca: number, b: F80, cb: number, fcw: n
   const aZero = ca === CLS_ZERO;
   const bZero = cb === CLS_ZERO;
   if (op === OP_ADD || op === OP_SUB) {
+    // Subtraction is the addition of −b. Order of checks: ∞ − ∞ (IE), then DE, then results.
     const bSign = b.sign ^ (op === OP_SUB ? 1 : 0);
     if (aInf && bInf && a.sign !== bSign) return invalid(r, fcw);
     if (ca === CLS_DENORMAL || cb === CLS_DENORMAL) {
@@ -127,21 +128,25 @@ export function arith(op: number, a: F80, ca: number, b: F80, cb: number, fcw: n
       return true;
     }
     if (aZero && bZero) {
+      // (+0) + (−0) is +0, or −0 when rounding down (IEEE 754 6.3).
       setZero(r, a.sign === bSign ? a.sign : rc === RC_DOWN ? 1 : 0);
       return true;
     }
     if (bZero || aZero) {
+      // x ± 0 = x, still rounded to the precision control (and denormalised again).
       r.copy(aZero ? b : a);
       if (aZero) r.sign = bSign;
       return finish(r, 0, prec, fcw);
     }
     const ext = addFinite(a, b, bSign, r);
     if (r.hi === 0 && r.lo === 0 && ext === 0) {
+      // Exact cancellation: +0, or −0 when rounding down.
       setZero(r, rc === RC_DOWN ? 1 : 0);
       return true;
     }
     return finish(r, ext, prec, fcw);
   }
+  // Multiplication and division: the sign is the XOR of the signs, whatever the magnitudes.
   const sign = a.sign ^ b.sign;
   if (op === OP_MUL) {
     if ((aInf && bZero) || (aZero && bInf)) return invalid(r, fcw);
@@ -185,6 +190,7 @@ function addFinite(a: F80, b: F80, bSign: number, r: F80): number {
     bigSign = bSign;
     smallSign = a.sign;
   }
+  // Align the smaller operand: 32 guard bits below its significand, anything lower sticky.
   const t = scratch;
   t.hi = small.hi;
   t.lo = small.lo;
@@ -248,6 +254,8 @@ function mulFinite(a: F80, b: F80, r: F80, sign: number): number {
   t = (t - w5) / 65536 + a3 * b3;
   const w6 = t % 65536;
   const w7 = (t - w6) / 65536;
+  // The 128-bit product is in [2^126, 2^128): the top 64 bits are the significand once
+  // normalised, the next 32 the extension word, the lowest 32 only matter as sticky bits.
   let hi = w7 * 65536 + w6;
   let lo = w5 * 65536 + w4;
   let ext = w3 * 65536 + w2;
@@ -274,6 +282,7 @@ function divFinite(a: F80, b: F80, r: F80, sign: number): number {
   const bl = b.lo;
   r.sign = sign;
   r.exp = a.exp - b.exp + BIAS;
+  // sig_a < sig_b: the quotient is below 1; double the dividend so that it starts in [1, 2).
   if (rh < bh || (rh === bh && rl < bl)) {
     rh = rh * 2 + (rl >>> 31);
     rl = (rl << 1) >>> 0;

@@ -11,7 +11,9 @@
  * (loaded even when DE is unmasked); stores with an unmasked IE/OE/UE store nothing and do not
  * pop; masked stack faults write the indefinite of the destination format.
  *
- * Not supported: nothing known.
+ * Not supported: FBLD of invalid BCD digits (nibbles above 9; the SDM leaves the result
+ * undefined) is computed positionally, which matches the host only while the value stays
+ * below 2^60 (the host's results beyond are not positional).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import {

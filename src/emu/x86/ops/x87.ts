@@ -16,10 +16,13 @@
  * Accuracy. Conversions, loads, stores, FADD/FSUB/FMUL/FDIV/FSQRT (in every precision-control
  * setting: 24, 53 and 64 bits; the reserved PC = 01 behaves as 64 bits, as on the host),
  * FPREM/FPREM1, FRNDINT, FSCALE, FXTRACT and the comparisons are computed exactly with 64-bit
- * significands and rounded once per FCW.RC: bit-exact with the hardware, flags and C1 included.
+ * significands and rounded once per FCW.RC: bit-exact with the host (flags and C1 included) in
+ * every differential test and fuzz run, and with a BigInt reference model (x87-arith.test.ts).
  * Where results differ from hardware in the last bits: the transcendental instructions, which
- * compute in double precision (up to ~2^12 ulps of the 64-bit significand, and a different π
- * for argument reduction; see x87-trans.ts), with a meaningless C1.
+ * evaluate in double precision after an exact argument reduction (within ~2^12 ulps of the
+ * 64-bit significand; C1 differs; see x87-trans.ts). The arithmetic sits behind the small
+ * interface of x87-arith.ts (arith, sqrt, remainder, roundInt, scale, compare on unpacked
+ * operands), so a different implementation can replace it without touching the handlers.
  *
  * Exceptions: the flags, the masked responses (QNaN indefinite 0xFFFF_C000000000000000, integer
  * and BCD indefinites, ±∞ for zero divide, denormalised or wrapped results) and the unmasked
