@@ -20,11 +20,14 @@
  *
  * Not supported: nothing known; results are bit-exact with the host for every operation here.
  */
-import {
-  BIAS, CLS_DENORMAL, CLS_INF, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, F80,
-  FCW_PC_SHIFT, FCW_RC_SHIFT, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, RC_DOWN, fpStatus,
-  normalize, roundPack, roundToInteger, setIndefinite, shiftRight,
-} from './float80.ts';
+import * as float80 from './float80.ts';
+import { F80 } from './float80.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const {
+  BIAS, CLS_DENORMAL, CLS_INF, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, FCW_PC_SHIFT,
+  FCW_RC_SHIFT, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, RC_DOWN, fpStatus, normalize,
+  roundPack, roundToInteger, setIndefinite, shiftRight,
+} = float80;
 
 export const OP_ADD = 0;
 export const OP_MUL = 1;

@@ -16,14 +16,18 @@
  * below 2^60 (the host's results beyond are not positional).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
-import {
-  CLS_DENORMAL, CLS_SNAN, F80, FCW_RC_SHIFT, FSW_DE, FSW_IE, FSW_SF, FSW_TOP_MASK, FSW_TOP_SHIFT, RC_NEAREST, RC_UP,
+import * as float80 from './float80.ts';
+import { F80 } from './float80.ts';
+import * as x87Stack from './x87-stack.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const {
+  CLS_DENORMAL, CLS_SNAN, FCW_RC_SHIFT, FSW_DE, FSW_IE, FSW_SF, FSW_TOP_MASK, FSW_TOP_SHIFT, RC_NEAREST, RC_UP,
   RC_ZERO, fpStatus, packBcd, packFloat, packInt, unpack, unpackBcd, unpackDouble, unpackInt, unpackSingle,
-} from './float80.ts';
-import {
+} = float80;
+const {
   I_FCW, I_FSW, I_TAGS, begin, beginMem, isEmpty, physOf, pop, push, pushChecked, raise, setC1, stAt, stackOverflow,
   stackUnderflow, writeIndefinite, writeRaw, writeSt,
-} from './x87-stack.ts';
+} = x87Stack;
 
 /** Memory operand formats (bind-time aux values). */
 export const FMT_F32 = 0;

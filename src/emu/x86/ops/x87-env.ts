@@ -26,11 +26,17 @@ import type { CachedInsn, Cpu } from '../cpu.ts';
 import { VEC_NM } from '../exceptions.ts';
 import { CR0_MP, CR0_NE, CR0_TS } from '../mmu.ts';
 import { CR0, FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP } from '../../state-layout.ts';
-import { FCW_ONES, FCW_WRITABLE, FSW_EXCEPTIONS, FSW_TOP_SHIFT } from './float80.ts';
-import { checkWait, checkX87 } from './simd.ts';
-import { I_FCW, I_FSW, I_TAGS, controlMem, regAt, updateSummary } from './x87-stack.ts';
+import * as float80 from './float80.ts';
+import * as simd from './simd.ts';
+import * as x87Stack from './x87-stack.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const { FCW_ONES, FCW_WRITABLE, FSW_EXCEPTIONS, FSW_TOP_SHIFT } = float80;
+const { checkWait, checkX87 } = simd;
+const { I_FCW, I_FSW, I_TAGS, controlMem, regAt, updateSummary } = x87Stack;
 
 const I_CR0 = CR0 >> 2;
+const NE = CR0_NE;
+const MP_TS = CR0_MP | CR0_TS;
 const I_FOP = FPU_FOP >> 2;
 const I_FIP = FPU_FIP >> 2;
 const I_FDP = FPU_FDP >> 2;
@@ -102,8 +108,8 @@ export function fnstswAx(cpu: Cpu): void {
  * with CR0.NE, like every waiting instruction: see x87-stack.ts).
  */
 export function fwait(cpu: Cpu): void {
-  if ((cpu.i32[I_CR0]! & CR0_NE) !== 0) checkWait(cpu);
-  else if ((cpu.i32[I_CR0]! & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(VEC_NM);
+  if ((cpu.i32[I_CR0]! & NE) !== 0) checkWait(cpu);
+  else if ((cpu.i32[I_CR0]! & MP_TS) === MP_TS) cpu.fault(VEC_NM);
 }
 
 /** The full tag word derived from the register contents and the abridged tags. */

@@ -21,10 +21,14 @@ import { CR0_NE } from '../mmu.ts';
 import {
   CR0, FPU_FCS, FPU_FCW, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_FSW, FPU_TAGS, RIP, SEG_SELECTOR, SEG_STRIDE, SEGS,
 } from '../../state-layout.ts';
-import {
-  F80, FSW_B, FSW_C1, FSW_ES, FSW_EXCEPTIONS, FSW_IE, FSW_SF, FSW_TOP_MASK, FSW_TOP_SHIFT, setIndefinite, unpack,
-} from './float80.ts';
-import { MM_I, checkX87 } from './simd.ts';
+import * as float80 from './float80.ts';
+import { F80 } from './float80.ts';
+import * as simd from './simd.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const {
+  FSW_B, FSW_C1, FSW_ES, FSW_EXCEPTIONS, FSW_IE, FSW_SF, FSW_TOP_MASK, FSW_TOP_SHIFT, setIndefinite, unpack,
+} = float80;
+const { MM_I, checkX87 } = simd;
 
 export const I_FCW = FPU_FCW >> 2;
 export const I_FSW = FPU_FSW >> 2;
@@ -36,9 +40,14 @@ const I_FCS = FPU_FCS >> 2;
 const I_FDS = FPU_FDS >> 2;
 const I_RIP = RIP >> 2;
 const I_CR0 = CR0 >> 2;
+const NE = CR0_NE;
+const MF = VEC_MF;
 const SEG_CS = 1;
 const SEG_SS = 2;
 const SEG_DS = 3;
+/** Int32 index of segment register 0's selector, and the stride between segment registers. */
+const I_SEL0 = (SEGS + SEG_SELECTOR) >> 2;
+const I_SEG_STRIDE = SEG_STRIDE >> 2;
 
 /** Physical register number of ST(i). */
 export function physOf(i32: Int32Array, i: number): number {
@@ -165,7 +174,7 @@ export function pushChecked(i32: Int32Array): boolean {
 export function checkPending(cpu: Cpu): void {
   checkX87(cpu);
   const i32 = cpu.i32;
-  if ((i32[I_FSW]! & FSW_ES) !== 0 && (i32[I_CR0]! & CR0_NE) !== 0) cpu.fault(VEC_MF);
+  if ((i32[I_FSW]! & FSW_ES) !== 0 && (i32[I_CR0]! & NE) !== 0) cpu.fault(MF);
 }
 
 /**
@@ -184,7 +193,7 @@ export function begin(cpu: Cpu, e: CachedInsn): void {
   }
   i32[I_FIP] = lo;
   i32[I_FIP + 1] = hi;
-  i32[I_FCS] = i32[(SEGS + SEG_CS * SEG_STRIDE + SEG_SELECTOR) >> 2]! & 0xffff;
+  i32[I_FCS] = i32[I_SEL0 + SEG_CS * I_SEG_STRIDE]! & 0xffff;
 }
 
 /**
@@ -198,7 +207,7 @@ export function beginMem(cpu: Cpu, e: CachedInsn): number {
   i32[I_FDP] = lo;
   i32[I_FDP + 1] = cpu.eaHi;
   const seg = e.seg >= 0 ? e.seg : e.base === 4 || e.base === 5 ? SEG_SS : SEG_DS;
-  i32[I_FDS] = i32[(SEGS + seg * SEG_STRIDE + SEG_SELECTOR) >> 2]! & 0xffff;
+  i32[I_FDS] = i32[I_SEL0 + seg * I_SEG_STRIDE]! & 0xffff;
   return lo;
 }
 

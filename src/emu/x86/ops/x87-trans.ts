@@ -24,15 +24,20 @@
  * Not supported: 64-bit-accurate (and RC-rounded) transcendental results.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
-import {
-  BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, F80,
+import * as float80 from './float80.ts';
+import { F80 } from './float80.ts';
+import * as x87Arith from './x87-arith.ts';
+import * as x87Stack from './x87-stack.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const {
+  BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN,
   FCW_RC_SHIFT, FSW_C1, FSW_C2, FSW_DE, FSW_IE, FSW_PE, FSW_UE, FSW_ZE, RC_DOWN, RC_NEAREST, RC_UP, fpStatus,
   fromNumber, normalize, roundPack, setIndefinite, toNumber,
-} from './float80.ts';
-import { OP_DIV, OP_MUL, OP_SUB, arith, propagateNaN } from './x87-arith.ts';
-import {
+} = float80;
+const { OP_DIV, OP_MUL, OP_SUB, arith, propagateNaN } = x87Arith;
+const {
   I_FCW, begin, isEmpty, loadSt, pop, push, raise, setCodes, stackOverflow, stackUnderflow, writeIndefinite, writeSt,
-} from './x87-stack.ts';
+} = x87Stack;
 
 const A = new F80();
 const B = new F80();

@@ -38,24 +38,30 @@
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
 import { K, MAP_1, SZ, type Opcode } from '../opcode-table.ts';
-import {
-  BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, F80, FSW_C0, FSW_C1, FSW_C2,
-  FSW_C3, FSW_DE, FSW_IE, FSW_ZE, fpStatus, normalize, setIndefinite, unpack,
-} from './float80.ts';
-import {
-  CMP_UNORDERED, OP_ADD, OP_DIV, OP_MUL, OP_SUB, arith, compare, compareExceptions, propagateNaN, remainder, roundInt, scale,
-  sqrt,
-} from './x87-arith.ts';
-import {
-  AUX_CHOP, AUX_POP, FMT_BCD, FMT_F32, FMT_F64, FMT_F80, FMT_I16, FMT_I32, FMT_I64, fcmov, ffree, fincdecstp, fldConst,
-  fldMem, fldSt, fstMem, fstSt, fxch, loadOperand,
-} from './x87-data.ts';
+import * as float80 from './float80.ts';
+import { F80 } from './float80.ts';
+import * as x87Arith from './x87-arith.ts';
+import * as x87Data from './x87-data.ts';
 import { fldcw, fldenv, fnclex, fninit, fnsave, fnstcw, fnstenv, fnstswAx, fnstswMem, frstor, fwait } from './x87-env.ts';
-import {
+import * as x87Stack from './x87-stack.ts';
+import { TRANS_AUX, transBinary, transPush, transUnary } from './x87-trans.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const {
+  BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, FSW_C0, FSW_C1, FSW_C2,
+  FSW_C3, FSW_DE, FSW_IE, FSW_ZE, fpStatus, normalize, setIndefinite, unpack,
+} = float80;
+const {
+  CMP_UNORDERED, OP_ADD, OP_DIV, OP_MUL, OP_SUB, arith, compare, compareExceptions, propagateNaN, remainder, roundInt,
+  scale, sqrt,
+} = x87Arith;
+const {
+  AUX_CHOP, AUX_POP, FMT_BCD, FMT_F32, FMT_F64, FMT_F80, FMT_I16, FMT_I32, FMT_I64, fcmov, ffree, fincdecstp,
+  fldConst, fldMem, fldSt, fstMem, fstSt, fxch, loadOperand,
+} = x87Data;
+const {
   I_FCW, begin, beginMem, isEmpty, loadSt, pop, push, raise, setC1, setCodes, stAt, stackOverflow, stackUnderflow,
   writeIndefinite, writeSt,
-} from './x87-stack.ts';
-import { TRANS_AUX, transBinary, transPush, transUnary } from './x87-trans.ts';
+} = x87Stack;
 
 const A = new F80();
 const B = new F80();
