@@ -45,11 +45,15 @@ test('open the page: Linux boots in a worker to a shell; type a command and read
   // Leaving the shell powers the machine off; the page says so.
   await page.keyboard.type('exit\n');
   await expect(page.locator('#status')).toHaveText(/the guest powered off/, { timeout: 60_000 });
+
+  // Reset after a poweroff boots a fresh machine.
+  await page.locator('#reset').click();
+  await expect(page.locator('#stage')).toHaveText(/Linux kernel running|kernel probing devices|userspace|shell ready/, { timeout: 60_000 });
   expect(errors).toEqual([]);
 });
 
-test('a failed download is shown in the page, which keeps working: boot again from the settings', async ({ page, errors }) => {
-  test.setTimeout(120_000);
+test('a failed download is shown in the page, which keeps working: boot again from the settings, into a guest crash', async ({ page, errors }) => {
+  test.setTimeout(240_000);
   await page.route('**/kernels/bzImage', (route) => route.fulfill({ status: 404, body: 'gone' }));
   await page.goto('/');
   await expect(page.locator('#status')).toHaveText(/download of .*bzImage failed: HTTP 404/);
@@ -61,7 +65,8 @@ test('a failed download is shown in the page, which keeps working: boot again fr
   await page.unroute('**/kernels/bzImage');
   await page.locator('#settings-toggle').click();
   await page.locator('#memory').selectOption('128');
-  await page.locator('#cmdline').fill('console=ttyS0 panic=-1 virtlite.e2e=1');
+  // No init to run: the guest kernel panics (and, with panic=0, stays down).
+  await page.locator('#cmdline').fill('console=ttyS0 panic=0 rdinit=/does-not-exist virtlite.e2e=1');
   await page.locator('#boot').click();
   await expect(page.locator('#error')).toBeHidden();
   const output = () => page.locator('#vm').evaluate((el) => (el as HTMLElementTagNameMap['virtlite-vm']).vm?.output ?? '');
@@ -80,6 +85,14 @@ test('a failed download is shown in the page, which keeps working: boot again fr
   expect(await count()).toBe(paused);
   await page.locator('#pause').click();
   await expect(page.locator('#pause')).toHaveText('Pause');
+
+  // Reset reboots the running machine in place: the kernel starts over.
+  await page.locator('#reset').click();
+  await expect.poll(async () => (await output()).split('Linux version').length - 1, { timeout: 60_000 }).toBe(2);
+
+  // The guest's crash is shown in the page.
+  await expect(page.locator('#status')).toHaveText(/guest kernel panic: .*Unable to mount root fs/, { timeout: 120_000 });
+  await expect(page.locator('#error')).toBeVisible();
 
   // The only errors are the browser's report of the 404 itself.
   expect(errors.filter((e) => !/404/.test(e))).toEqual([]);

@@ -16,8 +16,8 @@
  * `lastError`, `terminal`.
  *
  * Events (CustomEvent, not bubbling; VirtliteVmEventMap has the `detail` types): `vm-progress`,
- * `vm-ready`, `vm-stage`, `vm-log`, `vm-booted` (bootMs from start(), machineMs of machine
- * time), `vm-poweroff`, `vm-error`, `vm-panic`.
+ * `vm-ready`, `vm-stage`, `vm-log`, `vm-booted` (after every boot, resets included), `vm-poweroff`,
+ * `vm-error`, `vm-panic`.
  *
  * Not supported: shadow DOM (xterm.js and its CSS live in the light DOM; the styles are
  * injected once into <head>), several terminals per VM, restoring a VM after the element is
@@ -27,7 +27,7 @@ import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import elementCss from './element.css?inline';
 import { createVM, type BrowserVm, type BrowserVmOptions, type ImageKind, type MachineInfo, type WorkerEvent } from '../api/browser.ts';
 import { DEFAULT_BOOT_MARKER, type ExecResult, type Vm } from '../api/vm.ts';
-import { BootStageTracker, type BootStage, type BootStageId } from './boot-stages.ts';
+import { BootStageTracker, MACHINE_RESET_LINE, type BootStage, type BootStageId } from './boot-stages.ts';
 import { ConsoleView } from './terminal.ts';
 
 export const ELEMENT_NAME = 'virtlite-vm';
@@ -60,8 +60,12 @@ export interface VirtliteVmEventMap {
   'vm-stage': CustomEvent<{ id: BootStageId; label: string; index: number; count: number }>;
   /** A machine log line. */
   'vm-log': CustomEvent<{ line: string }>;
-  /** The boot marker appeared: ms since start(), and machine time (undefined if unknown). */
-  'vm-booted': CustomEvent<{ bootMs: number; machineMs: number | undefined; instructions: number | undefined }>;
+  /**
+   * The boot marker appeared. bootMs: page time since start() (downloads included) or since
+   * the machine reset; machineMs and instructions: machine time and guest instructions of this
+   * boot (after a reset, counted from when the page learnt of it: a message round trip late).
+   */
+  'vm-booted': CustomEvent<{ bootMs: number; machineMs: number; instructions: number }>;
   'vm-poweroff': CustomEvent<undefined>;
   /** A failed download, a refused kernel, an emulator or worker failure: the VM has ended. */
   'vm-error': CustomEvent<{ message: string }>;
@@ -82,6 +86,8 @@ export class VirtliteVmElement extends HTMLElement {
   private downloads = new Map<string, string>();
   private panicTail = '';
   private lastOverrides: Partial<BrowserVmOptions> = {};
+  /** Where the current boot started: page time, machine time, instructions. */
+  private bootBase = { pageMs: 0, machineMs: 0, instructions: 0 };
 
   get vm(): Vm | undefined {
     return this.handle?.vm;
@@ -157,9 +163,11 @@ export class VirtliteVmElement extends HTMLElement {
     this.downloads.clear();
     this.panicTail = '';
     const options: BrowserVmOptions = { ...this.optionsFromAttributes(), ...overrides };
+    this.bootBase = { pageMs: performance.now(), machineMs: 0, instructions: 0 };
     this.tracker = new BootStageTracker(options.bootMarker ?? DEFAULT_BOOT_MARKER, (stage, index) => {
       if (!this.lastError) this.setStatus(stage.label);
       this.emit('vm-stage', { id: stage.id, label: stage.label, index, count: this.tracker.stages.length });
+      if (stage.id === 'shell') this.booted(handle);
     });
     this.tracker.downloading();
     this.setStatus(this.tracker.stage.label);
@@ -172,15 +180,6 @@ export class VirtliteVmElement extends HTMLElement {
       const text = decoder.decode(data, { stream: true });
       this.tracker.console(text);
       this.checkPanic(text);
-    });
-    handle.vm.on((e) => {
-      if (this.handle !== handle) return;
-      if (e.type === 'booted') {
-        handle.stats().then(
-          (s) => this.emit('vm-booted', { bootMs: e.bootMs, machineMs: s.uptimeMs, instructions: s.instructions }),
-          () => this.emit('vm-booted', { bootMs: e.bootMs, machineMs: undefined, instructions: undefined }),
-        );
-      }
     });
     handle.ready.then(
       (info) => {
@@ -204,6 +203,7 @@ export class VirtliteVmElement extends HTMLElement {
         break;
       }
       case 'machine/log':
+        if (e.line === MACHINE_RESET_LINE) this.rebooting();
         this.tracker.log(e.line);
         this.emit('vm-log', { line: e.line });
         break;
@@ -222,6 +222,31 @@ export class VirtliteVmElement extends HTMLElement {
       case 'serial/output':
         break;
     }
+  }
+
+  /** The machine reset: the next boot is measured from here. */
+  private rebooting(): void {
+    const handle = this.handle;
+    const pageMs = performance.now();
+    handle?.stats().then(
+      (s) => {
+        if (this.handle === handle) this.bootBase = { pageMs, machineMs: s.uptimeMs, instructions: s.instructions };
+      },
+      () => {},
+    );
+  }
+
+  /** The boot marker appeared: report how long this boot took. */
+  private booted(handle: BrowserVm): void {
+    const pageMs = performance.now();
+    const base = this.bootBase;
+    handle.stats().then(
+      (s) => {
+        if (this.handle !== handle) return;
+        this.emit('vm-booted', { bootMs: pageMs - base.pageMs, machineMs: s.uptimeMs - base.machineMs, instructions: s.instructions - base.instructions });
+      },
+      () => {},
+    );
   }
 
   private checkPanic(text: string): void {

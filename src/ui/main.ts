@@ -80,6 +80,7 @@ vmElement.addEventListener('vm-stage', (e) => {
   const { label, index, count } = e.detail;
   bootBar.max = count - 1;
   bootBar.value = index;
+  if (index <= 1) bootText = ''; // a new boot (start or reset): its time is not known yet
   stageText.textContent = label;
   if (!vmElement.lastError) setStatus(label);
   if (index > 0) {
@@ -96,6 +97,7 @@ vmElement.addEventListener('vm-ready', (e) => {
   if (!cmdline.value) cmdline.value = info.cmdline;
   memory.value = String(info.ramSize / MIB);
   pauseButton.disabled = false;
+  pauseButton.textContent = 'Pause';
   document.title = `virtlite: ${info.kernel.split(',')[0]}`;
 });
 
@@ -106,11 +108,15 @@ let lastStats: { at: number; busyMs: number } | undefined;
 
 vmElement.addEventListener('vm-booted', (e) => {
   const { bootMs, machineMs } = e.detail;
-  bootText = machineMs === undefined ? `boot ${seconds(bootMs)}` : `boot ${seconds(machineMs)} (${seconds(bootMs)} with downloads)`;
+  bootText = `boot ${seconds(machineMs)} (${seconds(bootMs)} on the page)`;
   vmElement.terminal?.focus();
 });
 
 function showStats(s: WorkerStats): void {
+  if (s.state === 'empty' || s.state === 'loading') {
+    stats.textContent = ''; // no machine (yet)
+    return;
+  }
   const now = performance.now();
   const load = lastStats && now > lastStats.at ? Math.min(100, (100 * (s.busyMs - lastStats.busyMs)) / (now - lastStats.at)) : undefined;
   lastStats = { at: now, busyMs: s.busyMs };
@@ -170,7 +176,6 @@ pauseButton.addEventListener('click', () => {
 
 resetButton.addEventListener('click', () => {
   errorBox.hidden = true;
-  pauseButton.textContent = 'Pause';
   vmElement.reset().then(
     () => vmElement.terminal?.focus(),
     (e: unknown) => showError(e instanceof Error ? e.message : String(e)),

@@ -57,6 +57,8 @@ export class VmHost implements VmWorkerApi {
   private flushQueued = false;
   /** Input that arrived before the machine existed. */
   private pendingInput: Uint8Array[] = [];
+  /** Cancels the downloads of the create() in progress. */
+  private loading: AbortController | undefined;
 
   subscribe(listener: (event: WorkerEvent) => unknown): void {
     this.listener = listener;
@@ -106,6 +108,8 @@ export class VmHost implements VmWorkerApi {
   /** Stops and forgets the current machine. */
   private dispose(): void {
     this.generation++;
+    this.loading?.abort();
+    this.loading = undefined;
     this.runner?.stop();
     this.runner = undefined;
     this.machine = undefined;
@@ -118,14 +122,29 @@ export class VmHost implements VmWorkerApi {
     this.dispose();
     const generation = this.generation;
     this.state = 'loading';
+    const loading = new AbortController();
+    this.loading = loading;
     try {
       const load = (kind: ImageKind, source: WorkerMachineConfig['kernel'] | undefined) =>
         source === undefined
           ? Promise.resolve(undefined)
-          : loadImage(source, kind, (loaded, total) => {
-              if (generation === this.generation) this.emit({ type: 'image/progress', image: kind, loaded, total });
-            });
-      const [kernel, initrd, disk] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), load('disk', config.disk)]);
+          : loadImage(
+              source,
+              kind,
+              (loaded, total) => {
+                if (generation === this.generation) this.emit({ type: 'image/progress', image: kind, loaded, total });
+              },
+              loading.signal,
+            );
+      let kernel: Uint8Array | undefined, initrd: Uint8Array | undefined, disk: Uint8Array | undefined;
+      try {
+        [kernel, initrd, disk] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), load('disk', config.disk)]);
+      } catch (e) {
+        loading.abort(); // one image failed: the others are not needed
+        throw e;
+      } finally {
+        if (this.loading === loading) this.loading = undefined;
+      }
       if (generation !== this.generation) throw new Error('a newer create() replaced this machine');
       if (!kernel) throw new Error('no kernel given');
       const image = parseBzImage(kernel); // BzImageError: a sentence the user can act on

@@ -16,6 +16,9 @@ beforeAll(async () => {
       // Several writes: the reader sees several chunks.
       for (let at = 0; at < body.length; at += 65536) res.write(body.subarray(at, at + 65536));
       res.end();
+    } else if (req.url === '/slow') {
+      res.writeHead(200, { 'content-length': '1000000' });
+      res.write(body.subarray(0, 1000)); // and never more
     } else if (req.url === '/encoded') {
       res.writeHead(200, { 'content-length': '10', 'content-encoding': 'identity-ish' });
       res.end(Buffer.from(body.subarray(0, 10)));
@@ -27,7 +30,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 describe('loadImage', () => {
   it('downloads a URL with progress up to the Content-Length', async () => {
@@ -53,6 +59,12 @@ describe('loadImage', () => {
 
   it('reports an unreachable server as a failed download', async () => {
     await expect(loadImage({ url: 'http://127.0.0.1:1/x' }, 'initrd', () => {})).rejects.toThrow(/download of http:\/\/127\.0\.0\.1:1\/x failed: /);
+  });
+
+  it('stops a download when its signal aborts', async () => {
+    const abort = new AbortController();
+    const failure = loadImage({ url: `${base}/slow` }, 'initrd', () => abort.abort(), abort.signal);
+    await expect(failure).rejects.toThrow(new RegExp(`download of ${base}/slow failed: .*abort`, 'i'));
   });
 
   it('reads a File with progress against its size', async () => {

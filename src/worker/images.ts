@@ -48,10 +48,10 @@ async function readAll(stream: ReadableStream<Uint8Array>, total: number | undef
 }
 
 /** Fetches a URL; throws an ImageLoadError that names the URL and the HTTP status. */
-async function fetchImage(url: string, onProgress: ProgressCallback): Promise<Uint8Array> {
+async function fetchImage(url: string, onProgress: ProgressCallback, signal: AbortSignal | undefined): Promise<Uint8Array> {
   let response: Response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, signal ? { signal } : {});
   } catch (e) {
     throw new ImageLoadError(`download of ${url} failed: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -69,9 +69,9 @@ async function fetchImage(url: string, onProgress: ProgressCallback): Promise<Ui
   }
 }
 
-/** Reads an image from its source. */
-export async function loadImage(source: ImageSource, kind: ImageKind, onProgress: ProgressCallback): Promise<Uint8Array> {
-  if ('url' in source) return fetchImage(source.url, onProgress);
+/** Reads an image from its source; `signal` cancels a download. */
+export async function loadImage(source: ImageSource, kind: ImageKind, onProgress: ProgressCallback, signal?: AbortSignal): Promise<Uint8Array> {
+  if ('url' in source) return fetchImage(source.url, onProgress, signal);
   if ('file' in source) {
     const name = 'name' in source.file && typeof source.file.name === 'string' ? `file ${source.file.name}` : `the ${kind} file`;
     if (source.file.size > MAX_IMAGE_BYTES) throw new ImageLoadError(`${name} is larger than ${MAX_IMAGE_BYTES} bytes`);
