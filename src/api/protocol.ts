@@ -16,7 +16,8 @@
  *
  * Not supported: a disk is accepted and read but not attached to the guest (virtlite has no
  * virtio-blk device yet; create() says so in `MachineInfo.disk`); snapshots; more than one
- * machine per worker at a time (create() replaces the previous machine).
+ * machine per worker at a time (create() replaces the previous machine); pooling the console
+ * buffers (each batch is a fresh buffer, at most one per runner slice of ~20 ms).
  */
 
 /** Where an image comes from. URLs must be absolute (the worker resolves nothing). */
