@@ -67,21 +67,50 @@ describe('the default guest boots on the virt machine (64-bit entry)', () => {
     expect(await sh('/bin/libc-test')).toMatch(/libc-test: ok \d+ checks/);
   });
 
+  it('idles without spinning: a halted guest runs almost no instructions', async () => {
+    const before = local.machine.instructions;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // An idle Linux wakes for its timer only (NO_HZ idle, TSC-deadline timer): a busy loop
+    // would run tens of millions of instructions in this time.
+    expect(local.machine.instructions - before).toBeLessThan(3_000_000);
+    expect(local.runner.stats().idle).toBe(true);
+  });
+
   it('powers off', async () => {
     await local.vm.poweroff();
     expect((await local.finished).type).toBe('poweroff');
   });
 });
 
-describe('the 32-bit boot protocol entry', () => {
-  it('boots to the shell and powers off', async () => {
+describe('the 32-bit boot protocol entry, reboot and deterministic time', () => {
+  it('boots to the shell, reboots through the ACPI reset register, boots again and powers off', async () => {
     const local = startLocalVm({ kernel, initrd: initrdWithTests(), bootProtocol: 32 });
     try {
-      await local.vm.waitFor('virtlite: boot complete, shell ready', { timeoutMs: BOOT_TIMEOUT });
+      const first = await local.vm.waitFor('virtlite: boot complete, shell ready', { timeoutMs: BOOT_TIMEOUT });
       expect((await local.vm.exec('uname -m')).stdout.trim()).toBe('x86_64');
+      local.vm.write('reboot\n');
+      await local.vm.waitFor('virtlite: boot complete, shell ready', { from: first, timeoutMs: BOOT_TIMEOUT });
+      expect(local.machine.resets).toBe(1);
+      expect(local.vm.output.slice(first)).toContain('reboot: Restarting system');
       await local.vm.poweroff();
     } finally {
       local.vm.stop();
     }
-  }, BOOT_TIMEOUT + 60_000);
+  }, 2 * BOOT_TIMEOUT);
+
+  it('replays a deterministic boot exactly: the same console output, timestamps included', async () => {
+    const boot = async () => {
+      const local = startLocalVm({ kernel, initrd: initrdWithTests(), deterministic: true });
+      try {
+        const end = await local.vm.waitFor('virtlite: boot complete, shell ready', { timeoutMs: BOOT_TIMEOUT });
+        return { log: local.vm.output.slice(0, end), instructions: local.machine.instructions };
+      } finally {
+        local.vm.stop();
+      }
+    };
+    const a = await boot();
+    const b = await boot();
+    expect(a.log).toMatch(/\[\s+\d+\.\d{6}\] Run \/init as init process/);
+    expect(b.log).toBe(a.log);
+  }, 2 * BOOT_TIMEOUT);
 });

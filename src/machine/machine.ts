@@ -320,12 +320,12 @@ export class Machine {
         const cpu = this.cpu;
         if (clock.runDue() > 0 || cpu.nmiPending || ((cpu.getFlags() & IF) !== 0 && this.lapic.hasInterrupt())) continue;
         const next = clock.nextDeadline();
-        if (clock instanceof DeterministicClock) {
-          if (next === Infinity) return { kind: 'idle', wakeInMs: Infinity };
-          clock.skipTo(next);
-          continue;
-        }
-        return { kind: 'idle', wakeInMs: next === Infinity ? Infinity : Math.max(0, (next - clock.now()) / 1e6) };
+        const wakeInMs = next === Infinity ? Infinity : Math.max(0, (next - clock.now()) / 1e6);
+        // Deterministic time jumps to the deadline (the guest sees no difference between
+        // sleeping and skipping), and the host still sleeps the idle period, as QEMU's
+        // icount does with sleep=on: an idle deterministic guest does not spin the host.
+        if (clock instanceof DeterministicClock && next !== Infinity) clock.skipTo(next);
+        return { kind: 'idle', wakeInMs };
       }
       if (performance.now() >= until) return { kind: 'running' };
     }

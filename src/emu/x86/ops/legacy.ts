@@ -80,11 +80,6 @@ function xlat(cpu: Cpu, e: CachedInsn): void {
   cpu.setReg(0, 1, cpu.readEA(1), 0, 0);
 }
 
-/** FWAIT: #NM when CR0.TS and CR0.MP are both set; no x87 exceptions are pending otherwise. */
-function fwait(cpu: Cpu): void {
-  if ((cpu.i32[CR0 >> 2]! & 0xa) === 0xa) cpu.fault(7);
-}
-
 /** INT1 (ICEBP): a #DB trap, reported after the instruction. */
 function int1(cpu: Cpu): void {
   cpu.i32[RIP >> 2] = cpu.nextLo;
@@ -257,7 +252,6 @@ export function bindLegacy(op: Opcode): Binding | undefined {
   switch (op.mnemonic) {
     case 'enter': return [enter, 0];
     case 'xlat': return [xlat, 0];
-    case 'fwait': return [fwait, 0];
     case 'int1': return [int1, 0];
     case 'pusha': return [pushaPopa, 0];
     case 'popa': return [pushaPopa, 1];

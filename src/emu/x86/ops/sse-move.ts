@@ -24,6 +24,8 @@ import { K, PFX_66, PFX_F2, PFX_F3, PFX_NP, SZ, type Opcode } from '../opcode-ta
 import {
   CR0, FPU_FCS, FPU_FCW, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_FSW, FPU_REGS, FPU_TAGS, MXCSR, XMM,
 } from '../../state-layout.ts';
+import { FCW_ONES, FCW_WRITABLE } from './float80.ts';
+import { updateSummary } from './x87-stack.ts';
 import { MM_I, XMM_I, checkMmx, checkSse, copy128, loadMem, mmRm, mmxFaults, storeMem, writeMm, xmmRm } from './simd.ts';
 
 /** MXCSR bits that may be set (FZ RC PM UM OM ZM DM IM DAZ PE UE OE ZE DE IE). */
@@ -367,8 +369,11 @@ function fxrstor(cpu: Cpu, e: CachedInsn): void {
   if ((mxcsr & ~MXCSR_MASK) !== 0) cpu.fault(13, 0);
   const i32 = cpu.i32;
   const fsw = img[0]! >>> 16;
-  i32[FPU_FCW >> 2] = img[0]! & 0xffff;
+  // As the host does: FCW's reserved bits read back as the hardware fixes them, and the
+  // summary bits ES/B follow the restored exception flags and masks.
+  i32[FPU_FCW >> 2] = (img[0]! & FCW_WRITABLE) | FCW_ONES;
   i32[FPU_FSW >> 2] = fsw;
+  updateSummary(i32);
   i32[FPU_TAGS >> 2] = img[1]! & 0xff;
   i32[FPU_FOP >> 2] = (img[1]! >>> 16) & 0x7ff;
   if (e.rex & 8) {
