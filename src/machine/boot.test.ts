@@ -39,6 +39,7 @@ describe('the default guest boots on the virt machine (64-bit entry)', () => {
       if (!f.implemented) expect(flags, f.name).not.toContain(linuxName(f.name));
     }
     for (const absent of ['avx', 'avx2', 'bmi1', 'xsave', 'x2apic', 'mtrr', 'mce', 'rdrand']) expect(flags).not.toContain(absent);
+    expect(flags).toContain('arat'); // leaf 6: the APIC timer always runs (so NO_HZ can stop the tick)
   });
 
   it('found the ACPI tables, the HPET, kvm-clock and the serial port on IRQ 4 through the IOAPIC', async () => {
@@ -74,6 +75,8 @@ describe('the default guest boots on the virt machine (64-bit entry)', () => {
     // would run tens of millions of instructions in this time.
     expect(local.machine.instructions - before).toBeLessThan(3_000_000);
     expect(local.runner.stats().idle).toBe(true);
+    // The idle tick is stopped (NO_HZ): the kernel switched to nohz mode.
+    expect(await sh('grep nohz_mode /proc/timer_list')).toMatch(/nohz_mode\s*:\s*[12]/);
   });
 
   it('powers off', async () => {

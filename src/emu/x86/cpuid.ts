@@ -75,6 +75,9 @@ export const VIRT_ADDR_BITS = 48;
  */
 const KVM_FEATURES = (1 << 3) | (1 << 24);
 
+/** Leaf 6 EAX bit 2: the APIC timer keeps running in every C-state. */
+const LEAF6_ARAT = 1 << 2;
+
 const LEAF1_ECX = bits(1, 'ecx');
 const LEAF1_EDX = bits(1, 'edx');
 const EXT1_ECX = bits(0x8000_0001, 'ecx');
@@ -88,7 +91,7 @@ export function cpuid(leaf: number, _subleaf: number, out: Int32Array): void {
   let d = 0;
   switch (leaf >>> 0) {
     case 0:
-      a = 1;
+      a = 6; // leaves 2-5 are zero (no cache or MONITOR descriptors)
       b = str4(VENDOR, 0);
       d = str4(VENDOR, 4);
       c = str4(VENDOR, 8);
@@ -98,6 +101,12 @@ export function cpuid(leaf: number, _subleaf: number, out: Int32Array): void {
       b = (8 << 8) | (1 << 16); // CLFLUSH line 8 qwords, 1 logical processor, APIC ID 0
       c = LEAF1_ECX;
       d = LEAF1_EDX;
+      break;
+    case 6:
+      // Thermal and power management: only ARAT, "APIC timer always running" (there are no
+      // deep C-states that stop it). Without ARAT Linux marks the LAPIC timer C3STOP, finds no
+      // broadcast timer on a HW-reduced machine and never stops the idle tick (NO_HZ).
+      a = LEAF6_ARAT;
       break;
     case 0x4000_0000:
       a = 0x4000_0001;
