@@ -106,206 +106,162 @@ function lane64(op: number, aLo: number, aHi: number, bLo: number, bHi: number):
   }
 }
 
-/** ADDPS SUBPS MULPS DIVPS MINPS MAXPS SQRTPS RCPPS RSQRTPS xmm, xmm/m128. */
-function arithPs(cpu: Cpu, e: CachedInsn): void {
+/** aux bits of the arithmetic, pair and round entries: binary64 lanes (PD/SD) instead of binary32. */
+export const F_DOUBLE = 0x20;
+/** aux bit of the arithmetic entries: the scalar form (SS/SD: lane 0 only, the other lanes unchanged). */
+export const ARITH_SCALAR = 0x10;
+const OP_MASK = 0xf;
+
+/**
+ * ADDPS SUBPS MULPS DIVPS MINPS MAXPS SQRTPS RCPPS RSQRTPS xmm, xmm/m128 (aux: the lane operation),
+ * the PD forms (| F_DOUBLE) and the SS/SD forms (| ARITH_SCALAR).
+ */
+function arith(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
+  const aux = e.aux;
+  const op = aux & OP_MASK;
+  const dbl = (aux & F_DOUBLE) !== 0;
+  const n = aux & ARITH_SCALAR ? (dbl ? 2 : 1) : 4; // dwords
+  const src = xmmRm(cpu, e, 4 * n, n === 4);
   const dst = XMM_I + 4 * e.reg;
   const i32 = cpu.i32;
-  for (let k = 0; k < 4; k++) {
-    lane32(e.aux, i32[dst + k]!, i32[src + k]!);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-/** The PD forms. */
-function arithPd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  for (let k = 0; k < 4; k += 2) {
-    lane64(e.aux, i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!);
-    i32[TMP_I + k] = fp.lo;
-    i32[TMP_I + k + 1] = fp.hi;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-/** The SS forms: lane 0 only, the other lanes of the destination unchanged. */
-function arithSs(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 4, false);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  lane32(e.aux, i32[dst]!, i32[src]!);
-  fpEnd(cpu);
-  i32[dst] = fp.lo;
-}
-
-/** The SD forms. */
-function arithSd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 8, false);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  lane64(e.aux, i32[dst]!, i32[dst + 1]!, i32[src]!, i32[src + 1]!);
-  fpEnd(cpu);
-  i32[dst] = fp.lo;
-  i32[dst + 1] = fp.hi;
-}
-
-// ---- SSE3 --------------------------------------------------------------------------------------
-
-/** ADDSUBPS: even lanes subtract, odd lanes add. */
-function addsubps(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  for (let k = 0; k < 4; k++) {
-    add32(i32[dst + k]!, i32[src + k]!, (k & 1) === 0);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-function addsubpd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  for (let k = 0; k < 4; k += 2) {
-    add64(i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!, k === 0);
-    i32[TMP_I + k] = fp.lo;
-    i32[TMP_I + k + 1] = fp.hi;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-/** HADDPS/HSUBPS (aux 1: subtract): [d0 op d1, d2 op d3, s0 op s1, s2 op s3]. */
-function hops(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const sub = e.aux !== 0;
-  for (let k = 0; k < 4; k++) {
-    const from = (k < 2 ? dst : src) + 2 * (k & 1);
-    add32(i32[from]!, i32[from + 1]!, sub);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-/** HADDPD/HSUBPD: [d0 op d1, s0 op s1]. */
-function hopd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const sub = e.aux !== 0;
-  for (let k = 0; k < 4; k += 2) {
-    const from = k === 0 ? dst : src;
-    add64(i32[from]!, i32[from + 1]!, i32[from + 2]!, i32[from + 3]!, sub);
-    i32[TMP_I + k] = fp.lo;
-    i32[TMP_I + k + 1] = fp.hi;
-  }
-  fpEnd(cpu);
-  copy128(i32, dst, TMP_I);
-}
-
-/** MOVSLDUP (aux 0) / MOVSHDUP (aux 1): each even (odd) source dword twice. */
-function movdup32(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const a = i32[src + e.aux]!;
-  const b = i32[src + 2 + e.aux]!;
-  i32[dst] = a;
-  i32[dst + 1] = a;
-  i32[dst + 2] = b;
-  i32[dst + 3] = b;
-}
-
-/** MOVDDUP xmm, xmm/m64: the low quadword twice. */
-function movddup(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = xmmRm(cpu, e, 8, false);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const lo = i32[src]!;
-  const hi = i32[src + 1]!;
-  i32[dst] = lo;
-  i32[dst + 1] = hi;
-  i32[dst + 2] = lo;
-  i32[dst + 3] = hi;
-}
-
-// ---- SSE4.1 ------------------------------------------------------------------------------------
-
-/** BLENDPS (aux 1) / BLENDPD (aux 2): imm8 bit i selects source lane i (of aux dwords). */
-function blendImm(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const width = e.aux;
-  for (let k = 0; k < 4; k++) if ((e.imm >> ((k / width) | 0)) & 1) i32[dst + k] = i32[src + k]!;
-}
-
-/** Selections of blendVar, read before the destination (possibly XMM0) is written. */
-const BLEND_SEL = new Uint8Array(4);
-
-/** BLENDVPS (aux 1) / BLENDVPD (aux 2): the sign bit of each XMM0 lane selects the source lane. */
-function blendVar(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const width = e.aux;
-  // Dword k belongs to the lane whose top dword is k | (width - 1).
-  for (let k = 0; k < 4; k++) BLEND_SEL[k] = i32[XMM_I + (k | (width - 1))]! < 0 ? 1 : 0;
-  for (let k = 0; k < 4; k++) if (BLEND_SEL[k]) i32[dst + k] = i32[src + k]!;
-}
-
-/** ROUNDPS (aux 4 lanes) / ROUNDSS (aux 1): imm8[2] MXCSR.RC else imm8[1:0]; imm8[3] no PE. */
-function roundPs(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const n = e.aux;
-  const src = xmmRm(cpu, e, n * 4, n === 4);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const imm = e.imm;
-  const rc = imm & 4 ? fp.rc : imm & 3;
-  for (let k = 0; k < n; k++) {
-    round32(i32[src + k]!, rc, (imm & 8) !== 0);
-    i32[TMP_I + k] = fp.lo;
+  if (dbl) {
+    for (let k = 0; k < n; k += 2) {
+      lane64(op, i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!);
+      i32[TMP_I + k] = fp.lo;
+      i32[TMP_I + k + 1] = fp.hi;
+    }
+  } else {
+    for (let k = 0; k < n; k++) {
+      lane32(op, i32[dst + k]!, i32[src + k]!);
+      i32[TMP_I + k] = fp.lo;
+    }
   }
   fpEnd(cpu);
   for (let k = 0; k < n; k++) i32[dst + k] = i32[TMP_I + k]!;
 }
 
-/** ROUNDPD (aux 4 dwords) / ROUNDSD (aux 2). */
-function roundPd(cpu: Cpu, e: CachedInsn): void {
+// ---- SSE3 --------------------------------------------------------------------------------------
+
+/** aux of the SSE3 pair operations (hop), with F_DOUBLE for the PD forms. */
+export const HOP_ADD = 0;
+export const HOP_SUB = 1;
+export const HOP_ADDSUB = 2;
+const HOP_MODE = 3;
+
+/**
+ * HADDPS (aux HOP_ADD) / HSUBPS (HOP_SUB): [d0 op d1, d2 op d3, s0 op s1, s2 op s3];
+ * ADDSUBPS (HOP_ADDSUB): [d0 - s0, d1 + s1, d2 - s2, d3 + s3]. With F_DOUBLE, HADDPD/HSUBPD:
+ * [d0 op d1, s0 op s1] and ADDSUBPD: [d0 - s0, d1 + s1].
+ */
+function hop(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const n = e.aux;
+  const src = xmmRm(cpu, e, 16, true);
+  const dst = XMM_I + 4 * e.reg;
+  const i32 = cpu.i32;
+  const mode = e.aux & HOP_MODE;
+  const sub = mode === HOP_SUB;
+  if (e.aux & F_DOUBLE) {
+    for (let k = 0; k < 4; k += 2) {
+      if (mode === HOP_ADDSUB) {
+        add64(i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!, k === 0);
+      } else {
+        const from = k === 0 ? dst : src;
+        add64(i32[from]!, i32[from + 1]!, i32[from + 2]!, i32[from + 3]!, sub);
+      }
+      i32[TMP_I + k] = fp.lo;
+      i32[TMP_I + k + 1] = fp.hi;
+    }
+  } else {
+    for (let k = 0; k < 4; k++) {
+      if (mode === HOP_ADDSUB) {
+        add32(i32[dst + k]!, i32[src + k]!, (k & 1) === 0);
+      } else {
+        const from = (k < 2 ? dst : src) + 2 * (k & 1);
+        add32(i32[from]!, i32[from + 1]!, sub);
+      }
+      i32[TMP_I + k] = fp.lo;
+    }
+  }
+  fpEnd(cpu);
+  copy128(i32, dst, TMP_I);
+}
+
+/** aux of movdup: the source dword of each result dword. */
+export const DUP_LOW = 0; // MOVSLDUP: s0 s0 s2 s2
+export const DUP_HIGH = 4; // MOVSHDUP: s1 s1 s3 s3
+export const DUP_QUAD = 8; // MOVDDUP xmm, xmm/m64: s0 s1 s0 s1
+const DUP_PICK = Uint8Array.of(0, 0, 2, 2, 1, 1, 3, 3, 0, 1, 0, 1);
+
+/** MOVSLDUP / MOVSHDUP xmm, xmm/m128 and MOVDDUP xmm, xmm/m64 (aux: the row of DUP_PICK). */
+function movdup(cpu: Cpu, e: CachedInsn): void {
+  checkSse(cpu);
+  const row = e.aux;
+  const src = row === DUP_QUAD ? xmmRm(cpu, e, 8, false) : xmmRm(cpu, e, 16, true);
+  const dst = XMM_I + 4 * e.reg;
+  const i32 = cpu.i32;
+  // All four read before the destination (possibly the source) is written.
+  const a = i32[src + DUP_PICK[row]!]!;
+  const b = i32[src + DUP_PICK[row + 1]!]!;
+  const c = i32[src + DUP_PICK[row + 2]!]!;
+  const d = i32[src + DUP_PICK[row + 3]!]!;
+  i32[dst] = a;
+  i32[dst + 1] = b;
+  i32[dst + 2] = c;
+  i32[dst + 3] = d;
+}
+
+// ---- SSE4.1 ------------------------------------------------------------------------------------
+
+/** aux bit of blend: the selector is XMM0 (BLENDVPS/PD) instead of imm8 (BLENDPS/PD). */
+export const BLEND_VAR = 0x10;
+
+/** Selections of blend, read before the destination (possibly XMM0) is written. */
+const BLEND_SEL = new Uint8Array(4);
+
+/**
+ * BLENDPS (aux 1) / BLENDPD (aux 2): imm8 bit i selects source lane i (of aux dwords);
+ * BLENDVPS/BLENDVPD (| BLEND_VAR): the sign bit of each XMM0 lane selects the source lane.
+ */
+function blend(cpu: Cpu, e: CachedInsn): void {
+  checkSse(cpu);
+  const src = xmmRm(cpu, e, 16, true);
+  const dst = XMM_I + 4 * e.reg;
+  const i32 = cpu.i32;
+  const width = e.aux & 3;
+  if (e.aux & BLEND_VAR) {
+    // Dword k belongs to the lane whose top dword is k | (width - 1).
+    for (let k = 0; k < 4; k++) BLEND_SEL[k] = i32[XMM_I + (k | (width - 1))]! < 0 ? 1 : 0;
+  } else {
+    for (let k = 0; k < 4; k++) BLEND_SEL[k] = (e.imm >> ((k / width) | 0)) & 1;
+  }
+  for (let k = 0; k < 4; k++) if (BLEND_SEL[k]) i32[dst + k] = i32[src + k]!;
+}
+
+/**
+ * ROUNDPS (aux 4 dwords) / ROUNDSS (aux 1), ROUNDPD (aux 4 | F_DOUBLE) / ROUNDSD (2 | F_DOUBLE):
+ * imm8[2] MXCSR.RC else imm8[1:0]; imm8[3] no PE.
+ */
+function round(cpu: Cpu, e: CachedInsn): void {
+  fpStart(cpu);
+  const n = e.aux & 7;
   const src = xmmRm(cpu, e, n * 4, n === 4);
   const dst = XMM_I + 4 * e.reg;
   const i32 = cpu.i32;
   const imm = e.imm;
   const rc = imm & 4 ? fp.rc : imm & 3;
-  for (let k = 0; k < n; k += 2) {
-    round64(i32[src + k]!, i32[src + k + 1]!, rc, (imm & 8) !== 0);
-    i32[TMP_I + k] = fp.lo;
-    i32[TMP_I + k + 1] = fp.hi;
+  const quiet = (imm & 8) !== 0;
+  if (e.aux & F_DOUBLE) {
+    for (let k = 0; k < n; k += 2) {
+      round64(i32[src + k]!, i32[src + k + 1]!, rc, quiet);
+      i32[TMP_I + k] = fp.lo;
+      i32[TMP_I + k + 1] = fp.hi;
+    }
+  } else {
+    for (let k = 0; k < n; k++) {
+      round32(i32[src + k]!, rc, quiet);
+      i32[TMP_I + k] = fp.lo;
+    }
   }
   fpEnd(cpu);
   for (let k = 0; k < n; k++) i32[dst + k] = i32[TMP_I + k]!;
@@ -367,7 +323,4 @@ function dppd(cpu: Cpu, e: CachedInsn): void {
   }
 }
 
-export {
-  addsubpd, addsubps, arithPd, arithPs, arithSd, arithSs, blendImm, blendVar, dppd, dpps, hopd, hops, movddup,
-  movdup32, roundPd, roundPs,
-};
+export { arith, blend, dppd, dpps, hop, movdup, round };

@@ -17,8 +17,8 @@
 import type { Binding } from '../exec.ts';
 import { MAP_0F, MAP_0F38, MAP_0F3A, PFX_66, PFX_F2, PFX_F3, PFX_NP, type Opcode } from '../opcode-table.ts';
 import {
-  OP_ADD, OP_DIV, OP_MAX, OP_MIN, OP_MUL, OP_RCP, OP_RSQRT, OP_SQRT, OP_SUB, addsubpd, addsubps, arithPd, arithPs,
-  arithSd, arithSs, blendImm, blendVar, dppd, dpps, hopd, hops, movddup, movdup32, roundPd, roundPs,
+  ARITH_SCALAR, BLEND_VAR, DUP_HIGH, DUP_LOW, DUP_QUAD, F_DOUBLE, HOP_ADD, HOP_ADDSUB, HOP_SUB, OP_ADD, OP_DIV, OP_MAX,
+  OP_MIN, OP_MUL, OP_RCP, OP_RSQRT, OP_SQRT, OP_SUB, arith, blend, dppd, dpps, hop, movdup, round,
 } from './sse-float-arith.ts';
 import {
   CVT_TRUNCATE, cmppd, cmpps, comisd, comiss, cvtdq2pd, cvtdq2ps, cvtpd2dq, cvtpd2pi, cvtpd2ps, cvtpi2pd, cvtpi2ps,
@@ -36,10 +36,10 @@ function bindArith(op: Opcode): Binding | undefined {
   if (!m) return undefined;
   const code = ARITH[m[1]!]!;
   switch (m[2]) {
-    case 'ps': return [arithPs, code];
-    case 'pd': return [arithPd, code];
-    case 'ss': return [arithSs, code];
-    default: return [arithSd, code];
+    case 'ps': return [arith, code];
+    case 'pd': return [arith, code | F_DOUBLE];
+    case 'ss': return [arith, code | ARITH_SCALAR];
+    default: return [arith, code | ARITH_SCALAR | F_DOUBLE];
   }
 }
 
@@ -77,15 +77,15 @@ function bindTwoByte(op: Opcode): Binding | undefined {
     case 'cvttps2pi': return [cvtps2pi, CVT_TRUNCATE];
     case 'cvtpd2pi': return [cvtpd2pi, 0];
     case 'cvttpd2pi': return [cvtpd2pi, CVT_TRUNCATE];
-    case 'addsubps': return [addsubps, 0];
-    case 'addsubpd': return [addsubpd, 0];
-    case 'haddps': return [hops, 0];
-    case 'hsubps': return [hops, 1];
-    case 'haddpd': return [hopd, 0];
-    case 'hsubpd': return [hopd, 1];
-    case 'movsldup': return op.prefix === PFX_F3 ? [movdup32, 0] : undefined;
-    case 'movshdup': return op.prefix === PFX_F3 ? [movdup32, 1] : undefined;
-    case 'movddup': return op.prefix === PFX_F2 ? [movddup, 0] : undefined;
+    case 'addsubps': return [hop, HOP_ADDSUB];
+    case 'addsubpd': return [hop, HOP_ADDSUB | F_DOUBLE];
+    case 'haddps': return [hop, HOP_ADD];
+    case 'hsubps': return [hop, HOP_SUB];
+    case 'haddpd': return [hop, HOP_ADD | F_DOUBLE];
+    case 'hsubpd': return [hop, HOP_SUB | F_DOUBLE];
+    case 'movsldup': return op.prefix === PFX_F3 ? [movdup, DUP_LOW] : undefined;
+    case 'movshdup': return op.prefix === PFX_F3 ? [movdup, DUP_HIGH] : undefined;
+    case 'movddup': return op.prefix === PFX_F2 ? [movdup, DUP_QUAD] : undefined;
   }
   return undefined;
 }
@@ -93,16 +93,16 @@ function bindTwoByte(op: Opcode): Binding | undefined {
 function bindSse41(op: Opcode): Binding | undefined {
   if (op.prefix !== PFX_66) return undefined;
   switch (op.mnemonic) {
-    case 'roundps': return [roundPs, 4];
-    case 'roundss': return [roundPs, 1];
-    case 'roundpd': return [roundPd, 4];
-    case 'roundsd': return [roundPd, 2];
+    case 'roundps': return [round, 4];
+    case 'roundss': return [round, 1];
+    case 'roundpd': return [round, 4 | F_DOUBLE];
+    case 'roundsd': return [round, 2 | F_DOUBLE];
     case 'dpps': return [dpps, 0];
     case 'dppd': return [dppd, 0];
-    case 'blendps': return [blendImm, 1];
-    case 'blendpd': return [blendImm, 2];
-    case 'blendvps': return [blendVar, 1];
-    case 'blendvpd': return [blendVar, 2];
+    case 'blendps': return [blend, 1];
+    case 'blendpd': return [blend, 2];
+    case 'blendvps': return [blend, 1 | BLEND_VAR];
+    case 'blendvpd': return [blend, 2 | BLEND_VAR];
   }
   return undefined;
 }
