@@ -10,6 +10,8 @@
  *   0xFED00000         HPET (IOAPIC pins 2/8 in legacy mode, 20-23 otherwise)
  *   0xFEE00000         LAPIC ──▶ CPU (maskable interrupts, NMI), timer and TSC deadline
  *   MSRs 0x4b564d00/01 kvmclock (wall clock and pvclock system time)
+ *   0xC0000000 + ...   virtio-blk disks at 00:01.0, 00:02.0, ... (./pci-devices.ts): MSI-X to
+ *                      the LAPIC, or INTx through the IOAPIC (GSI 16-19, _PRT swizzle)
  *
  * Interrupt routing: devices drive IOAPIC pins (levels); the IOAPIC sends messages to the LAPIC;
  * the LAPIC raises the CPU's attention word; a level-triggered EOI goes back to the IOAPIC.
@@ -23,7 +25,7 @@
  * the same way; an idle guest (HLT with nothing pending) makes the driver sleep.
  *
  * Not supported: SMP (one CPU), RAM above 3 GiB (the PCI hole; a WebAssembly memory holds at
- * most 4 GiB), PCI devices beyond the host bridge (virtio is the next step), suspend (S3).
+ * most 4 GiB), PCI devices other than the host bridge and virtio-blk, suspend (S3).
  */
 import { Cpu, STOP_HALT, STOP_INTERNAL_ERROR, STOP_SHUTDOWN } from '../emu/x86/cpu.ts';
 import { IF } from '../emu/x86/flags.ts';
@@ -47,6 +49,8 @@ import {
   IOAPIC_SIZE, LAPIC_ADDR, LAPIC_SIZE, PCI_MMIO_SIZE, PCI_MMIO_START, PCIE_ECAM_SIZE, PCIE_ECAM_START,
 } from './layout.ts';
 import { describeBootPlacement, loadKernel } from './loader.ts';
+import { attachPciDevices, openDisks, type DiskConfig, type OpenDisk } from './pci-devices.ts';
+import type { VirtioPci } from '../devices/virtio/virtio-pci.ts';
 
 /** KVM paravirtual clock MSRs (Linux Documentation/virt/kvm/x86/msr.rst). */
 const MSR_KVM_WALL_CLOCK_NEW = 0x4b56_4d00;
@@ -79,6 +83,8 @@ export interface MachineConfig {
   serialOutput: (chunk: Uint8Array) => void;
   /** Progress and diagnostics, one line each (boot stages, resets, errors). */
   log?: (line: string) => void;
+  /** virtio-blk disks, at 00:01.0, 00:02.0, ... (the guest's vda, vdb, ...). */
+  disks?: DiskConfig[];
 }
 
 /** What the driver should do after run(). */
@@ -116,6 +122,10 @@ export class Machine {
   kvmclock!: KvmClock;
   power!: AcpiPower;
   ecam!: PciEcam;
+  /** The disks (with their copy-on-write overlays); they persist across resets. */
+  readonly disks: OpenDisk[];
+  /** The virtio PCI devices of the current boot. */
+  virtio: VirtioPci[] = [];
   /** Set by the ACPI sleep register (S5). */
   poweredOff = false;
   /** Instructions run by earlier boots (before resets). */
@@ -134,6 +144,7 @@ export class Machine {
     this.ramSize = ramSize;
     const pages = Math.ceil((RAM_OFFSET + ramSize) / 65536);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.disks = openDisks(config.disks);
     this.boot();
   }
 
@@ -233,6 +244,11 @@ export class Machine {
     ecam.attach(0, 0, 0, createHostBridge());
     this.ecam = ecam;
     const window = new PciMmioWindow();
+    const msi = (address: number, data: number) => {
+      const msg = decodeMsi(address, data);
+      if (msg) lapic.deliver(msg);
+    };
+    this.virtio = attachPciDevices({ ecam, window, memory, msi }, this.disks);
 
     mmio.register(PCI_MMIO_START, PCI_MMIO_SIZE, window);
     mmio.register(PCIE_ECAM_START, PCIE_ECAM_SIZE, ecam);
@@ -252,7 +268,6 @@ export class Machine {
       protocol: cfg.bootProtocol ?? 64,
     });
     for (const line of describeBootPlacement(placement)) this.log(line);
-    void decodeMsi;
   }
 
   /** Guest RAM as devices see it. */

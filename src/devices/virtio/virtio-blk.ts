@@ -1,0 +1,181 @@
+/**
+ * virtio-blk, the virtio block device ("Virtual I/O Device (VIRTIO) Version 1.2", section 5.2),
+ * as a device model for the PCI transport (./virtio-pci.ts): device type 2, PCI id 0x1042, one
+ * request queue of 256 entries, backed by a synchronous `BlockBackend` (./disk.ts).
+ *
+ * Features offered (5.2.3): SEG_MAX, BLK_SIZE, FLUSH, and RO for a read-only disk.
+ * Configuration (5.2.4, struct virtio_blk_config):
+ *   0x00 capacity u64 (512-byte sectors)   0x08 size_max u32   0x0C seg_max u32
+ *   0x10 geometry (cylinders u16, heads u8, sectors u8)       0x14 blk_size u32
+ *   0x18 topology (physical_block_exp u8, alignment_offset u8, min_io_size u16, opt_io_size u32)
+ *   0x20 writeback u8, 0x21 unused, 0x22 num_queues u16 ... (read as zero here)
+ *
+ * Requests (5.2.6): a device-readable header { type u32, reserved u32, sector u64 }, data
+ * buffers (device-readable for OUT, device-writable for IN and GET_ID), and a final
+ * device-writable status byte. Types: IN (read), OUT (write), FLUSH, GET_ID (20-byte serial).
+ * Outcomes:
+ * - a request outside the disk, a data length that is not a multiple of 512, or a write to a
+ *   read-only disk completes with VIRTIO_BLK_S_IOERR; an unknown type with VIRTIO_BLK_S_UNSUPP;
+ * - a chain too short for the header and the status byte cannot carry a status: it is
+ *   returned with length 0 and the device sets DEVICE_NEEDS_RESET (the transport sees the
+ *   queue error set here).
+ * The used length is the number of bytes written to device-writable buffers, status included.
+ *
+ * Not supported: DISCARD, WRITE_ZEROES, SECURE_ERASE, multiple queues (MQ), the writeback
+ * toggle (CONFIG_WCE: the overlay is always write-back, FLUSH makes the backend durable),
+ * zoned devices, lifetime and geometry reporting (geometry and topology read as zero).
+ */
+import type { AccessSize, GuestMemory } from '../device.ts';
+import type { BlockBackend } from './disk.ts';
+import type { VirtioDeviceModel } from './virtio-pci.ts';
+import { chainLength, readChain, writeChain, type DescriptorChain, type Virtqueue } from './virtqueue.ts';
+
+export const VIRTIO_ID_BLOCK = 2;
+/** PCI class 0x01 (mass storage), sub-class 0x80 (other), as QEMU's virtio-blk-pci. */
+export const PCI_CLASS_STORAGE_OTHER = 0x01_80_00;
+
+/** Feature bits (5.2.3). */
+export const VIRTIO_BLK_F_SIZE_MAX = 1;
+export const VIRTIO_BLK_F_SEG_MAX = 2;
+export const VIRTIO_BLK_F_RO = 5;
+export const VIRTIO_BLK_F_BLK_SIZE = 6;
+export const VIRTIO_BLK_F_FLUSH = 9;
+
+/** Request types and status values (5.2.6). */
+export const VIRTIO_BLK_T_IN = 0;
+export const VIRTIO_BLK_T_OUT = 1;
+export const VIRTIO_BLK_T_FLUSH = 4;
+export const VIRTIO_BLK_T_GET_ID = 8;
+export const VIRTIO_BLK_S_OK = 0;
+export const VIRTIO_BLK_S_IOERR = 1;
+export const VIRTIO_BLK_S_UNSUPP = 2;
+
+/** Configuration offsets. */
+export const BLK_CFG_CAPACITY_OFFSET = 0x00;
+export const BLK_CFG_SIZE_MAX_OFFSET = 0x08;
+export const BLK_CFG_SEG_MAX_OFFSET = 0x0c;
+export const BLK_CFG_BLK_SIZE_OFFSET = 0x14;
+export const BLK_CFG_NUM_QUEUES_OFFSET = 0x22;
+const BLK_CFG_SIZE = 0x24;
+
+export const SECTOR_SIZE = 512;
+/** GET_ID answers with a serial of at most this many bytes (NUL-padded, 5.2.6). */
+export const VIRTIO_BLK_ID_BYTES = 20;
+const REQUEST_HEADER_SIZE = 16;
+const QUEUE_SIZE = 256;
+/** Data segments per request: the queue size minus header and status (Linux uses seg_max). */
+const SEG_MAX = QUEUE_SIZE - 2;
+
+export interface VirtioBlkOptions {
+  memory: GuestMemory;
+  /** The disk; writes go to it only if the disk is not read-only and it has `write`. */
+  backend: BlockBackend;
+  readOnly?: boolean;
+  /** Serial number returned by GET_ID (at most 20 bytes; default "virtlite-disk"). */
+  serial?: string;
+}
+
+export class VirtioBlk implements VirtioDeviceModel {
+  readonly name = 'virtio-blk';
+  readonly deviceType = VIRTIO_ID_BLOCK;
+  readonly classCode = PCI_CLASS_STORAGE_OTHER;
+  readonly queueSizes = [QUEUE_SIZE];
+  readonly features: readonly number[];
+  readonly configSize = BLK_CFG_SIZE;
+  readonly readOnly: boolean;
+  /** Addressable sectors: a partial last sector is not visible to the guest. */
+  readonly capacity: number;
+  private readonly memory: GuestMemory;
+  private readonly backend: BlockBackend;
+  private readonly serial: Uint8Array;
+  private readonly config = new DataView(new ArrayBuffer(BLK_CFG_SIZE));
+
+  constructor(options: VirtioBlkOptions) {
+    this.memory = options.memory;
+    this.backend = options.backend;
+    this.readOnly = options.readOnly === true || options.backend.write === undefined;
+    this.capacity = Math.floor(options.backend.size / SECTOR_SIZE);
+    this.features = [VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, ...(this.readOnly ? [VIRTIO_BLK_F_RO] : [])];
+    this.serial = new Uint8Array(VIRTIO_BLK_ID_BYTES);
+    this.serial.set(new TextEncoder().encode(options.serial ?? 'virtlite-disk').subarray(0, VIRTIO_BLK_ID_BYTES));
+    const c = this.config;
+    c.setUint32(BLK_CFG_CAPACITY_OFFSET, this.capacity % 2 ** 32, true);
+    c.setUint32(BLK_CFG_CAPACITY_OFFSET + 4, Math.floor(this.capacity / 2 ** 32), true);
+    c.setUint32(BLK_CFG_SEG_MAX_OFFSET, SEG_MAX, true);
+    c.setUint32(BLK_CFG_BLK_SIZE_OFFSET, SECTOR_SIZE, true);
+  }
+
+  readConfig(offset: number, size: AccessSize): number {
+    if (offset < 0 || offset + size > BLK_CFG_SIZE) return 0;
+    const c = this.config;
+    return size === 1 ? c.getUint8(offset) : size === 2 ? c.getUint16(offset, true) : c.getUint32(offset, true);
+  }
+
+  // The configuration is read-only (no CONFIG_WCE): writes are ignored.
+
+  processQueue(_index: number, queue: Virtqueue): void {
+    // Bounded: at most one pass over the ring per notification.
+    for (let n = 0; n < queue.size; n++) {
+      const chain = queue.pop();
+      if (!chain) return;
+      queue.push(chain.head, this.handle(chain, queue));
+    }
+  }
+
+  /** Executes one request; returns the used length. */
+  private handle(chain: DescriptorChain, queue: Virtqueue): number {
+    const readable = chainLength(chain, false);
+    const writable = chainLength(chain, true);
+    if (readable < REQUEST_HEADER_SIZE || writable < 1) {
+      queue.error = `request without ${readable < REQUEST_HEADER_SIZE ? 'a 16-byte header' : 'a status byte'}`;
+      return 0;
+    }
+    const header = new Uint8Array(REQUEST_HEADER_SIZE);
+    readChain(this.memory, chain, 0, header);
+    const h = new DataView(header.buffer);
+    const type = h.getUint32(0, true);
+    const sector = h.getUint32(8, true) + h.getUint32(12, true) * 2 ** 32;
+    const dataIn = writable - 1; // device-writable bytes before the status byte
+    const dataOut = readable - REQUEST_HEADER_SIZE;
+    let status = VIRTIO_BLK_S_OK;
+    let written = 0;
+    switch (type) {
+      case VIRTIO_BLK_T_IN: {
+        if (!this.inRange(sector, dataIn)) {
+          status = VIRTIO_BLK_S_IOERR;
+          break;
+        }
+        const buf = new Uint8Array(dataIn);
+        this.backend.read(sector * SECTOR_SIZE, buf);
+        written = writeChain(this.memory, chain, 0, buf);
+        break;
+      }
+      case VIRTIO_BLK_T_OUT: {
+        if (this.readOnly || !this.inRange(sector, dataOut)) {
+          status = VIRTIO_BLK_S_IOERR;
+          break;
+        }
+        const buf = new Uint8Array(dataOut);
+        readChain(this.memory, chain, REQUEST_HEADER_SIZE, buf);
+        this.backend.write?.(sector * SECTOR_SIZE, buf);
+        break;
+      }
+      case VIRTIO_BLK_T_FLUSH:
+        if (!this.readOnly) this.backend.flush?.();
+        break;
+      case VIRTIO_BLK_T_GET_ID:
+        written = writeChain(this.memory, chain, 0, this.serial.subarray(0, Math.min(dataIn, VIRTIO_BLK_ID_BYTES)));
+        break;
+      default:
+        status = VIRTIO_BLK_S_UNSUPP;
+    }
+    // The status byte is the last device-writable byte.
+    writeChain(this.memory, chain, writable - 1, Uint8Array.of(status));
+    return written + 1;
+  }
+
+  /** Whether `bytes` from `sector` is whole sectors inside the disk. */
+  private inRange(sector: number, bytes: number): boolean {
+    return bytes % SECTOR_SIZE === 0 && sector <= this.capacity && bytes / SECTOR_SIZE <= this.capacity - sector;
+  }
+}
