@@ -19,7 +19,7 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { FPU_FSW } from '../../state-layout.ts';
-import { MM_I, TMP_I, XMM_I, checkMmx, checkSse, copy128, loadMem, writeMm, xmmRm } from './simd.ts';
+import { MM_I, TMP_I, XMM_I, checkMmx, loadMem, writeMm, xmmRm } from './simd.ts';
 import { fp } from './softfloat.ts';
 import {
   CMP_EQ, CMP_LT, CMP_SIGNALS_QNAN, CMP_TRUE, CMP_UN, cmp32, cmp64, cvt32to64, cvt64to32, f32ToInt, f64ToInt,
@@ -29,6 +29,10 @@ import { fpEnd, fpStart } from './sse-float-arith.ts';
 
 /** aux bit of the float-to-integer conversions: truncate (CVTT*) instead of MXCSR.RC. */
 export const CVT_TRUNCATE = 1;
+/** aux bits: the conversion reads an MMX register or m64 / writes an MMX register. */
+export const CVT_MMX = 4;
+/** aux bit of the handlers of this file: the floating-point operands or results are binary64. */
+export const CVT_DOUBLE = 8;
 const RC_ZERO = 3;
 
 const rcOf = (e: CachedInsn): number => (e.aux & CVT_TRUNCATE ? RC_ZERO : fp.rc);
@@ -49,22 +53,14 @@ function cvtsi2s(cpu: Cpu, e: CachedInsn): void {
   if (dbl) cpu.i32[dst + 1] = fp.hi;
 }
 
-/** CVT(T)SS2SI r32/64, xmm/m32. */
-function cvtss2si(cpu: Cpu, e: CachedInsn): void {
+/** CVT(T)SS2SI r32/64, xmm/m32 and (aux | CVT_DOUBLE) CVT(T)SD2SI r32/64, xmm/m64. */
+function cvt2si(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const src = xmmRm(cpu, e, 4, false);
+  const dbl = (e.aux & CVT_DOUBLE) !== 0;
+  const src = xmmRm(cpu, e, dbl ? 8 : 4, false);
   const size = e.opsize === 8 ? 8 : 4;
-  f32ToInt(cpu.i32[src]!, rcOf(e), size === 8);
-  fpEnd(cpu);
-  cpu.setReg(e.reg, size, fp.lo, fp.hi, e.rex);
-}
-
-/** CVT(T)SD2SI r32/64, xmm/m64. */
-function cvtsd2si(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 8, false);
-  const size = e.opsize === 8 ? 8 : 4;
-  f64ToInt(cpu.i32[src]!, cpu.i32[src + 1]!, rcOf(e), size === 8);
+  if (dbl) f64ToInt(cpu.i32[src]!, cpu.i32[src + 1]!, rcOf(e), size === 8);
+  else f32ToInt(cpu.i32[src]!, rcOf(e), size === 8);
   fpEnd(cpu);
   cpu.setReg(e.reg, size, fp.lo, fp.hi, e.rex);
 }
@@ -109,66 +105,6 @@ function cvtpd2ps(cpu: Cpu, e: CachedInsn): void {
 
 // ---- packed integer conversions ----------------------------------------------------------------
 
-/** CVTDQ2PS xmm, xmm/m128. */
-function cvtdq2ps(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const i32 = cpu.i32;
-  for (let k = 0; k < 4; k++) {
-    int32ToFloat(i32[src + k]!, false);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  copy128(i32, XMM_I + 4 * e.reg, TMP_I);
-}
-
-/** CVT(T)PS2DQ xmm, xmm/m128. */
-function cvtps2dq(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const i32 = cpu.i32;
-  const rc = rcOf(e);
-  for (let k = 0; k < 4; k++) {
-    f32ToInt(i32[src + k]!, rc, false);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  copy128(i32, XMM_I + 4 * e.reg, TMP_I);
-}
-
-/** CVTDQ2PD xmm, xmm/m64: exact. */
-function cvtdq2pd(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = xmmRm(cpu, e, 8, false);
-  const i32 = cpu.i32;
-  for (let k = 0; k < 2; k++) {
-    int32ToFloat(i32[src + k]!, true);
-    i32[TMP_I + 2 * k] = fp.lo;
-    i32[TMP_I + 2 * k + 1] = fp.hi;
-  }
-  copy128(i32, XMM_I + 4 * e.reg, TMP_I);
-}
-
-/** CVT(T)PD2DQ xmm, xmm/m128: two dwords, the upper quadword zeroed. */
-function cvtpd2dq(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  const i32 = cpu.i32;
-  const rc = rcOf(e);
-  for (let k = 0; k < 2; k++) {
-    f64ToInt(i32[src + 2 * k]!, i32[src + 2 * k + 1]!, rc, false);
-    i32[TMP_I + k] = fp.lo;
-  }
-  fpEnd(cpu);
-  const dst = XMM_I + 4 * e.reg;
-  i32[dst] = i32[TMP_I]!;
-  i32[dst + 1] = i32[TMP_I + 1]!;
-  i32[dst + 2] = 0;
-  i32[dst + 3] = 0;
-}
-
-// ---- MMX forms ---------------------------------------------------------------------------------
-
 /** The MMX source of CVTPI2PS/PD: MMX register (with the MMX transition) or m64 (without). */
 function mmSource(cpu: Cpu, e: CachedInsn): number {
   if (e.mod !== 3) return loadMem(cpu, e, 8, false);
@@ -176,32 +112,31 @@ function mmSource(cpu: Cpu, e: CachedInsn): number {
   return MM_I + 4 * (e.rm & 7);
 }
 
-/** CVTPI2PS xmm, mm/m64: two singles into the low quadword, the high one unchanged. */
-function cvtpi2ps(cpu: Cpu, e: CachedInsn): void {
+/**
+ * Packed int32 to float, by aux: CVTDQ2PS xmm, xmm/m128 (0); CVTDQ2PD xmm, xmm/m64 (CVT_DOUBLE,
+ * exact); CVTPI2PS xmm, mm/m64 (CVT_MMX: two singles into the low quadword, the high one
+ * unchanged); CVTPI2PD xmm, mm/m64 (CVT_MMX | CVT_DOUBLE, exact).
+ */
+function cvtFromInt(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const src = mmSource(cpu, e);
+  const dbl = (e.aux & CVT_DOUBLE) !== 0;
+  const mmx = (e.aux & CVT_MMX) !== 0;
+  const src = mmx ? mmSource(cpu, e) : dbl ? xmmRm(cpu, e, 8, false) : xmmRm(cpu, e, 16, true);
+  const lanes = dbl || mmx ? 2 : 4;
   const i32 = cpu.i32;
-  int32ToFloat(i32[src]!, false);
-  i32[TMP_I] = fp.lo;
-  int32ToFloat(i32[src + 1]!, false);
-  i32[TMP_I + 1] = fp.lo;
+  for (let k = 0; k < lanes; k++) {
+    int32ToFloat(i32[src + k]!, dbl);
+    if (dbl) {
+      i32[TMP_I + 2 * k] = fp.lo;
+      i32[TMP_I + 2 * k + 1] = fp.hi;
+    } else {
+      i32[TMP_I + k] = fp.lo;
+    }
+  }
   fpEnd(cpu);
   const dst = XMM_I + 4 * e.reg;
-  i32[dst] = i32[TMP_I]!;
-  i32[dst + 1] = i32[TMP_I + 1]!;
-}
-
-/** CVTPI2PD xmm, mm/m64: exact. */
-function cvtpi2pd(cpu: Cpu, e: CachedInsn): void {
-  checkSse(cpu);
-  const src = mmSource(cpu, e);
-  const i32 = cpu.i32;
-  for (let k = 0; k < 2; k++) {
-    int32ToFloat(i32[src + k]!, true);
-    i32[TMP_I + 2 * k] = fp.lo;
-    i32[TMP_I + 2 * k + 1] = fp.hi;
-  }
-  copy128(i32, XMM_I + 4 * e.reg, TMP_I);
+  const dwords = dbl ? 4 : lanes;
+  for (let k = 0; k < dwords; k++) i32[dst + k] = i32[TMP_I + k]!;
 }
 
 /**
@@ -214,67 +149,58 @@ function x87PendingCheck(cpu: Cpu): void {
 const FSW_ES = 0x80;
 const VEC_MF = 16;
 
-/** CVT(T)PS2PI mm, xmm/m64. */
-function cvtps2pi(cpu: Cpu, e: CachedInsn): void {
+/**
+ * Packed float to int32, by aux (| CVT_TRUNCATE for the CVTT forms): CVT(T)PS2DQ xmm, xmm/m128
+ * (0); CVT(T)PD2DQ xmm, xmm/m128 (CVT_DOUBLE: two dwords, the upper quadword zeroed);
+ * CVT(T)PS2PI mm, xmm/m64 (CVT_MMX); CVT(T)PD2PI mm, xmm/m128 (CVT_MMX | CVT_DOUBLE).
+ */
+function cvtToInt(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  x87PendingCheck(cpu);
-  const src = xmmRm(cpu, e, 8, false);
-  checkMmx(cpu);
+  const dbl = (e.aux & CVT_DOUBLE) !== 0;
+  const mmx = (e.aux & CVT_MMX) !== 0;
+  if (mmx) x87PendingCheck(cpu);
+  const lanes = dbl || mmx ? 2 : 4;
+  const src = dbl || !mmx ? xmmRm(cpu, e, 16, true) : xmmRm(cpu, e, 8, false);
+  if (mmx) checkMmx(cpu);
   const i32 = cpu.i32;
   const rc = rcOf(e);
-  f32ToInt(i32[src]!, rc, false);
-  const lo = fp.lo;
-  f32ToInt(i32[src + 1]!, rc, false);
+  for (let k = 0; k < lanes; k++) {
+    if (dbl) f64ToInt(i32[src + 2 * k]!, i32[src + 2 * k + 1]!, rc, false);
+    else f32ToInt(i32[src + k]!, rc, false);
+    i32[TMP_I + k] = fp.lo;
+  }
   fpEnd(cpu);
-  writeMm(cpu, e.reg, lo, fp.lo);
-}
-
-/** CVT(T)PD2PI mm, xmm/m128. */
-function cvtpd2pi(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  x87PendingCheck(cpu);
-  const src = xmmRm(cpu, e, 16, true);
-  checkMmx(cpu);
-  const i32 = cpu.i32;
-  const rc = rcOf(e);
-  f64ToInt(i32[src]!, i32[src + 1]!, rc, false);
-  const lo = fp.lo;
-  f64ToInt(i32[src + 2]!, i32[src + 3]!, rc, false);
-  fpEnd(cpu);
-  writeMm(cpu, e.reg, lo, fp.lo);
+  if (mmx) {
+    writeMm(cpu, e.reg, i32[TMP_I]!, i32[TMP_I + 1]!);
+    return;
+  }
+  const dst = XMM_I + 4 * e.reg;
+  for (let k = 0; k < 4; k++) i32[dst + k] = k < lanes ? i32[TMP_I + k]! : 0;
 }
 
 // ---- compares ----------------------------------------------------------------------------------
 
-/** CMPPS (aux 4) / CMPSS (aux 1) xmm, xmm/m, imm8: all-ones or zero per lane. */
-function cmpps(cpu: Cpu, e: CachedInsn): void {
+/**
+ * CMPPS (aux 4 dwords) / CMPSS (aux 1) xmm, xmm/m, imm8: all-ones or zero per lane; CMPPD (aux 4 |
+ * CVT_DOUBLE) / CMPSD (aux 2 | CVT_DOUBLE).
+ */
+function cmp(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const n = e.aux;
+  const n = e.aux & 7;
   const src = xmmRm(cpu, e, 4 * n, n === 4);
   const dst = XMM_I + 4 * e.reg;
   const i32 = cpu.i32;
   const pred = e.imm & 7;
   const yes = CMP_TRUE[pred]!;
   const signals = CMP_SIGNALS_QNAN[pred]!;
-  for (let k = 0; k < n; k++) i32[TMP_I + k] = cmp32(i32[dst + k]!, i32[src + k]!, signals) & yes ? -1 : 0;
-  fpEnd(cpu);
-  for (let k = 0; k < n; k++) i32[dst + k] = i32[TMP_I + k]!;
-}
-
-/** CMPPD (aux 4 dwords) / CMPSD (aux 2). */
-function cmppd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const n = e.aux;
-  const src = xmmRm(cpu, e, 4 * n, n === 4);
-  const dst = XMM_I + 4 * e.reg;
-  const i32 = cpu.i32;
-  const pred = e.imm & 7;
-  const yes = CMP_TRUE[pred]!;
-  const signals = CMP_SIGNALS_QNAN[pred]!;
-  for (let k = 0; k < n; k += 2) {
-    const r = cmp64(i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!, signals) & yes ? -1 : 0;
-    i32[TMP_I + k] = r;
-    i32[TMP_I + k + 1] = r;
+  if (e.aux & CVT_DOUBLE) {
+    for (let k = 0; k < n; k += 2) {
+      const r = cmp64(i32[dst + k]!, i32[dst + k + 1]!, i32[src + k]!, i32[src + k + 1]!, signals) & yes ? -1 : 0;
+      i32[TMP_I + k] = r;
+      i32[TMP_I + k + 1] = r;
+    }
+  } else {
+    for (let k = 0; k < n; k++) i32[TMP_I + k] = cmp32(i32[dst + k]!, i32[src + k]!, signals) & yes ? -1 : 0;
   }
   fpEnd(cpu);
   for (let k = 0; k < n; k++) i32[dst + k] = i32[TMP_I + k]!;
@@ -293,27 +219,22 @@ function comiFlags(cpu: Cpu, outcome: number): void {
   cpu.setFlags((cpu.getFlags() & ~(CF | PF | AF | ZF | SF | OF)) | f);
 }
 
-/** COMISS (aux 1) / UCOMISS (aux 0) xmm, xmm/m32. */
-function comiss(cpu: Cpu, e: CachedInsn): void {
+/**
+ * COMISS (aux 1) / UCOMISS (aux 0) xmm, xmm/m32; COMISD (aux 1 | CVT_DOUBLE) / UCOMISD
+ * (aux CVT_DOUBLE) xmm, xmm/m64.
+ */
+function comi(cpu: Cpu, e: CachedInsn): void {
   fpStart(cpu);
-  const src = xmmRm(cpu, e, 4, false);
-  const outcome = cmp32(cpu.i32[XMM_I + 4 * e.reg]!, cpu.i32[src]!, e.aux !== 0);
-  fpEnd(cpu);
-  comiFlags(cpu, outcome);
-}
-
-/** COMISD (aux 1) / UCOMISD (aux 0) xmm, xmm/m64. */
-function comisd(cpu: Cpu, e: CachedInsn): void {
-  fpStart(cpu);
-  const src = xmmRm(cpu, e, 8, false);
+  const dbl = (e.aux & CVT_DOUBLE) !== 0;
+  const signals = (e.aux & 1) !== 0;
+  const src = xmmRm(cpu, e, dbl ? 8 : 4, false);
   const dst = XMM_I + 4 * e.reg;
   const i32 = cpu.i32;
-  const outcome = cmp64(i32[dst]!, i32[dst + 1]!, i32[src]!, i32[src + 1]!, e.aux !== 0);
+  const outcome = dbl
+    ? cmp64(i32[dst]!, i32[dst + 1]!, i32[src]!, i32[src + 1]!, signals)
+    : cmp32(i32[dst]!, i32[src]!, signals);
   fpEnd(cpu);
   comiFlags(cpu, outcome);
 }
 
-export {
-  cmppd, cmpps, comisd, comiss, cvtdq2pd, cvtdq2ps, cvtpd2dq, cvtpd2pi, cvtpd2ps, cvtpi2pd, cvtpi2ps, cvtps2dq,
-  cvtps2pd, cvtps2pi, cvtsd2si, cvtsi2s, cvtss2si,
-};
+export { cmp, comi, cvt2si, cvtFromInt, cvtToInt, cvtpd2ps, cvtps2pd, cvtsi2s };

@@ -21,8 +21,7 @@ import {
   OP_MIN, OP_MUL, OP_RCP, OP_RSQRT, OP_SQRT, OP_SUB, arith, blend, dppd, dpps, hop, movdup, round,
 } from './sse-float-arith.ts';
 import {
-  CVT_TRUNCATE, cmppd, cmpps, comisd, comiss, cvtdq2pd, cvtdq2ps, cvtpd2dq, cvtpd2pi, cvtpd2ps, cvtpi2pd, cvtpi2ps,
-  cvtps2dq, cvtps2pd, cvtps2pi, cvtsd2si, cvtsi2s, cvtss2si,
+  CVT_DOUBLE, CVT_MMX, CVT_TRUNCATE, cmp, comi, cvt2si, cvtFromInt, cvtToInt, cvtpd2ps, cvtps2pd, cvtsi2s,
 } from './sse-float-cvt.ts';
 
 /** Lane operations of the 0F 51-5F arithmetic rows, by mnemonic stem. */
@@ -47,36 +46,36 @@ function bindTwoByte(op: Opcode): Binding | undefined {
   const arith = bindArith(op);
   if (arith) return arith;
   switch (op.mnemonic) {
-    case 'cmpps': return [cmpps, 4];
-    case 'cmpss': return [cmpps, 1];
-    case 'cmppd': return [cmppd, 4];
-    case 'cmpsd': return op.prefix === PFX_F2 ? [cmppd, 2] : undefined;
-    case 'comiss': return [comiss, 1];
-    case 'ucomiss': return [comiss, 0];
-    case 'comisd': return [comisd, 1];
-    case 'ucomisd': return [comisd, 0];
+    case 'cmpps': return [cmp, 4];
+    case 'cmpss': return [cmp, 1];
+    case 'cmppd': return [cmp, 4 | CVT_DOUBLE];
+    case 'cmpsd': return op.prefix === PFX_F2 ? [cmp, 2 | CVT_DOUBLE] : undefined;
+    case 'comiss': return [comi, 1];
+    case 'ucomiss': return [comi, 0];
+    case 'comisd': return [comi, 1 | CVT_DOUBLE];
+    case 'ucomisd': return [comi, CVT_DOUBLE];
     case 'cvtsi2ss': return [cvtsi2s, 0];
     case 'cvtsi2sd': return [cvtsi2s, 1];
-    case 'cvtss2si': return [cvtss2si, 0];
-    case 'cvttss2si': return [cvtss2si, CVT_TRUNCATE];
-    case 'cvtsd2si': return [cvtsd2si, 0];
-    case 'cvttsd2si': return [cvtsd2si, CVT_TRUNCATE];
+    case 'cvtss2si': return [cvt2si, 0];
+    case 'cvttss2si': return [cvt2si, CVT_TRUNCATE];
+    case 'cvtsd2si': return [cvt2si, CVT_DOUBLE];
+    case 'cvttsd2si': return [cvt2si, CVT_DOUBLE | CVT_TRUNCATE];
     case 'cvtps2pd': return [cvtps2pd, 2];
     case 'cvtss2sd': return [cvtps2pd, 1];
     case 'cvtpd2ps': return [cvtpd2ps, 2];
     case 'cvtsd2ss': return [cvtpd2ps, 1];
-    case 'cvtdq2ps': return [cvtdq2ps, 0];
-    case 'cvtps2dq': return [cvtps2dq, 0];
-    case 'cvttps2dq': return [cvtps2dq, CVT_TRUNCATE];
-    case 'cvtdq2pd': return [cvtdq2pd, 0];
-    case 'cvtpd2dq': return [cvtpd2dq, 0];
-    case 'cvttpd2dq': return [cvtpd2dq, CVT_TRUNCATE];
-    case 'cvtpi2ps': return [cvtpi2ps, 0];
-    case 'cvtpi2pd': return [cvtpi2pd, 0];
-    case 'cvtps2pi': return [cvtps2pi, 0];
-    case 'cvttps2pi': return [cvtps2pi, CVT_TRUNCATE];
-    case 'cvtpd2pi': return [cvtpd2pi, 0];
-    case 'cvttpd2pi': return [cvtpd2pi, CVT_TRUNCATE];
+    case 'cvtdq2ps': return [cvtFromInt, 0];
+    case 'cvtdq2pd': return [cvtFromInt, CVT_DOUBLE];
+    case 'cvtpi2ps': return [cvtFromInt, CVT_MMX];
+    case 'cvtpi2pd': return [cvtFromInt, CVT_MMX | CVT_DOUBLE];
+    case 'cvtps2dq': return [cvtToInt, 0];
+    case 'cvttps2dq': return [cvtToInt, CVT_TRUNCATE];
+    case 'cvtpd2dq': return [cvtToInt, CVT_DOUBLE];
+    case 'cvttpd2dq': return [cvtToInt, CVT_DOUBLE | CVT_TRUNCATE];
+    case 'cvtps2pi': return [cvtToInt, CVT_MMX];
+    case 'cvttps2pi': return [cvtToInt, CVT_MMX | CVT_TRUNCATE];
+    case 'cvtpd2pi': return [cvtToInt, CVT_MMX | CVT_DOUBLE];
+    case 'cvttpd2pi': return [cvtToInt, CVT_MMX | CVT_DOUBLE | CVT_TRUNCATE];
     case 'addsubps': return [hop, HOP_ADDSUB];
     case 'addsubpd': return [hop, HOP_ADDSUB | F_DOUBLE];
     case 'haddps': return [hop, HOP_ADD];
