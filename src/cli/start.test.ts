@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeTestDisk } from '../../guest/test-disk.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'virtlite-cli-'));
@@ -49,5 +50,23 @@ describe('npm start', () => {
     const bad = start(['--mem', 'lots']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--mem must be/);
+  });
+
+  it('boots with --disk --disk-ro: the guest reads the image on /dev/vda and cannot write it', () => {
+    const image = join(dir, 'disk.img');
+    makeTestDisk(image);
+    const r = start(['--disk', image, '--disk-ro'], 'mount /dev/vda /mnt; cat /mnt/hello.txt; touch /mnt/new || echo "write=$?"\npoweroff\n');
+    expect(r.stdout).toContain('Hello from the virtlite test disk.');
+    expect(r.stdout).toMatch(/Read-only file system[\s\S]*write=1/);
+    expect(r.code).toBe(0);
+  }, 180_000);
+
+  it('refuses --disk-ro without --disk and a missing disk image', () => {
+    const lonely = start(['--disk-ro']);
+    expect(lonely.code).toBe(2);
+    expect(lonely.stderr).toMatch(/--disk-ro needs a --disk/);
+    const missing = start(['--disk', join(dir, 'no-such.img')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot open disk .*no-such\.img: ENOENT/);
   });
 });

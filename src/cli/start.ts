@@ -14,6 +14,7 @@ import { DEFAULT_RAM_SIZE } from '../machine/layout.ts';
 import { KernelLoadError } from '../machine/loader.ts';
 import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, MachineConfigError } from '../machine/machine.ts';
 import { startLocalVm, type LocalVm } from '../api/local.ts';
+import { NodeFileBackend } from '../api/node-disk.ts';
 
 const DEFAULT_KERNEL = new URL('../../public/kernels/bzImage', import.meta.url);
 const DEFAULT_INITRD = new URL('../../public/kernels/initramfs.cpio', import.meta.url);
@@ -32,6 +33,9 @@ const USAGE = `usage: npm start -- [options]
   --mem MIB              guest RAM in MiB (default: ${DEFAULT_RAM_SIZE / MIB}, ${MIN_MIB} to ${MAX_MIB})
   --boot-protocol 64|32  kernel entry: 64-bit (default) or 32-bit boot protocol
   --deterministic        guest time follows the instruction count (reproducible runs)
+  --disk PATH            a raw disk image on virtio-blk (/dev/vda, then vdb, ...; repeatable);
+                         the guest's writes go to a copy-on-write overlay, the file is not changed
+  --disk-ro              make the disks read-only for the guest
   --timeout SECONDS      stop with exit status ${EXIT_TIMEOUT} after this much host time
   --verbose              print boot stages and machine events on stderr
   --help                 this text
@@ -61,6 +65,8 @@ function parse() {
         mem: { type: 'string' },
         'boot-protocol': { type: 'string' },
         deterministic: { type: 'boolean' },
+        disk: { type: 'string', multiple: true },
+        'disk-ro': { type: 'boolean' },
         timeout: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -96,6 +102,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const initrd = values.initrd === '' ? undefined : readInput(values.initrd ?? DEFAULT_INITRD, 'initrd');
+  if (values['disk-ro'] && !values.disk) fail('--disk-ro needs a --disk', EXIT_USAGE);
+  const disks = (values.disk ?? []).map((path) => {
+    try {
+      return { backend: new NodeFileBackend(path), readOnly: values['disk-ro'] === true };
+    } catch (e) {
+      const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
+      return fail(`cannot open disk ${path}: ${reason}`, EXIT_USAGE);
+    }
+  });
 
   const out = process.stdout;
   let local: LocalVm;
@@ -107,6 +122,7 @@ async function main(): Promise<void> {
       ramSize: mem * MIB,
       bootProtocol: protocol,
       deterministic: values.deterministic,
+      disks,
       log: values.verbose ? (line) => process.stderr.write(`virtlite: ${line}\n`) : undefined,
     });
   } catch (e) {
