@@ -44,6 +44,8 @@ export class ConsoleView {
     this.term = new Terminal({
       cursorBlink: true,
       fontSize: options.fontSize ?? 14,
+      // At line height 1 the next row's background clips underscores in common monospace fonts.
+      lineHeight: 1.2,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       scrollback: 5000,
       allowProposedApi: false,
