@@ -215,6 +215,17 @@ describe('virtio-blk', () => {
     expect(request(r, 99, 0, undefined).status).toBe(VIRTIO_BLK_S_UNSUPP);
   });
 
+  it('answers IOERR when the backend fails, and goes on serving requests', () => {
+    const r = rig();
+    const read = r.overlay.read.bind(r.overlay);
+    r.overlay.read = () => {
+      throw new Error('EIO');
+    };
+    expect(request(r, VIRTIO_BLK_T_IN, 0, { len: 512, writable: true })).toEqual({ status: VIRTIO_BLK_S_IOERR, len: 1 });
+    r.overlay.read = read;
+    expect(request(r, VIRTIO_BLK_T_IN, 0, { len: 512, writable: true }).status).toBe(VIRTIO_BLK_S_OK);
+  });
+
   it('flushes and returns the serial for GET_ID', () => {
     const r = rig();
     expect(request(r, VIRTIO_BLK_T_FLUSH, 0, undefined)).toEqual({ status: VIRTIO_BLK_S_OK, len: 1 });

@@ -15,7 +15,8 @@
  * device-writable status byte. Types: IN (read), OUT (write), FLUSH, GET_ID (20-byte serial).
  * Outcomes:
  * - a request outside the disk, a data length that is not a multiple of 512, or a write to a
- *   read-only disk completes with VIRTIO_BLK_S_IOERR; an unknown type with VIRTIO_BLK_S_UNSUPP;
+ *   read-only disk completes with VIRTIO_BLK_S_IOERR, and so does a request the backend fails
+ *   (a host I/O error); an unknown type completes with VIRTIO_BLK_S_UNSUPP;
  * - a chain too short for the header and the status byte cannot carry a status: it is
  *   returned with length 0 and the device sets DEVICE_NEEDS_RESET (the transport sees the
  *   queue error set here).
@@ -139,6 +140,21 @@ export class VirtioBlk implements VirtioDeviceModel {
     const dataOut = readable - REQUEST_HEADER_SIZE;
     let status = VIRTIO_BLK_S_OK;
     let written = 0;
+    try {
+      [status, written] = this.execute(chain, type, sector, dataIn, dataOut);
+    } catch {
+      // The backend failed (a host I/O error): the guest sees a failed request, not a crash.
+      status = VIRTIO_BLK_S_IOERR;
+    }
+    // The status byte is the last device-writable byte.
+    writeChain(this.memory, chain, writable - 1, Uint8Array.of(status));
+    return written + 1;
+  }
+
+  /** Runs request `type`; returns the status and the data bytes written to the guest. */
+  private execute(chain: DescriptorChain, type: number, sector: number, dataIn: number, dataOut: number): [number, number] {
+    let status = VIRTIO_BLK_S_OK;
+    let written = 0;
     switch (type) {
       case VIRTIO_BLK_T_IN: {
         if (!this.inRange(sector, dataIn)) {
@@ -169,9 +185,7 @@ export class VirtioBlk implements VirtioDeviceModel {
       default:
         status = VIRTIO_BLK_S_UNSUPP;
     }
-    // The status byte is the last device-writable byte.
-    writeChain(this.memory, chain, writable - 1, Uint8Array.of(status));
-    return written + 1;
+    return [status, written];
   }
 
   /** Whether `bytes` from `sector` is whole sectors inside the disk. */
