@@ -15,12 +15,12 @@
 import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
 } from './decoder.ts';
-import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, lazyFlags } from './flags.ts';
+import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, TF, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, EXEC_PAGE_MASK, Mmu } from './mmu.ts';
 import {
-  ATTENTION, CODE_BITS, CPL, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
+  ATTENTION, CODE_BITS, CPL, DR, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
   RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE,
 } from '../state-layout.ts';
 import { bindHandler, type Handler } from './exec.ts';
@@ -91,6 +91,8 @@ export const STOP_SHUTDOWN = 4;
 export const STOP_INTERNAL_ERROR = 5;
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
+/** DR6.BS: the debug exception was a single-step trap. */
+const DR6_BS = 1 << 14;
 
 // Int32 indexes of the hottest state fields as literals, so that V8 folds them into the
 // code (imported bindings are loaded on every use). Checked against state-layout.ts below.
@@ -309,7 +311,11 @@ export class Cpu extends Mmu {
   setFlags(f: number): void {
     this.i32[I_RFLAGS] = f | FIXED_1;
     this.i32[I_LAZY_OP] = LAZY_NONE;
+    if ((f & TF) !== 0) this.i32[I_ATTENTION] = 1; // single-stepping: see run()
   }
+
+  /** TF was set when the current instruction started: a #DB trap follows it. */
+  private singleStep = false;
 
   /** Records the flags of a logic operation (AND OR XOR TEST): only the result matters. */
   lazyLogic(size: number, rLo: number, rHi: number): void {
@@ -658,6 +664,25 @@ export class Cpu extends Mmu {
           previous = undefined;
           long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
           i32[I_ATTENTION] = 0;
+          if (this.singleStep && !this.interruptShadow) {
+            // Single-step trap (SDM Vol. 3B 18.3.1.4): TF was set when the instruction that
+            // just completed started. #DB with DR6.BS, RIP after that instruction. It comes
+            // before external interrupts; delivery clears TF, so the handler is not stepped.
+            // After MOV SS/POP SS (the shadow) it waits one more instruction.
+            this.singleStep = false;
+            this.i32[(DR >> 2) + 12] = this.i32[(DR >> 2) + 12]! | DR6_BS;
+            if (this.stopOnFault) {
+              this.stopVector = 1;
+              this.stopError = -1;
+              return STOP_FAULT;
+            }
+            if (!this.raise(1, -1, false)) {
+              this.shutdown = true;
+              return STOP_SHUTDOWN;
+            }
+            i32[I_ATTENTION] = 1;
+            continue;
+          }
           if (this.interruptShadow) {
             this.interruptShadow = false;
             i32[I_ATTENTION] = 1; // look again after the next instruction
@@ -684,6 +709,12 @@ export class Cpu extends Mmu {
           if (this.isHalted) {
             i32[I_ATTENTION] = 1; // still halted: look again next time
             return STOP_HALT;
+          }
+          if ((i32[I_RFLAGS]! & TF) !== 0 && !this.interruptShadow) {
+            // The next instruction runs with TF set: trap after it (the attention word stays
+            // raised while single-stepping, so this boundary check runs after every step).
+            this.singleStep = true;
+            i32[I_ATTENTION] = 1;
           }
         }
         try {
@@ -731,6 +762,7 @@ export class Cpu extends Mmu {
           e = undefined;
           previous = undefined;
           executed++;
+          this.singleStep = false; // the instruction did not complete: no single-step trap
           if (this.stopOnFault) {
             this.stopVector = this.faultVector;
             this.stopError = this.faultError;
