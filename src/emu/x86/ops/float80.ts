@@ -128,6 +128,89 @@ export class FpStatus {
 }
 export const fpStatus = new FpStatus();
 
+/**
+ * The running remainder of the restoring divisions (FDIV, FSQRT, FPREM/FPREM1 and the argument
+ * reduction of FSIN/FCOS/FPTAN): hi (up to 2^36) and lo (32 bits), both unsigned; qHi:qLo hold
+ * the quotient bits of the last divRemQuotient().
+ */
+export class DivRem {
+  hi = 0;
+  lo = 0;
+  qHi = 0;
+  qLo = 0;
+}
+export const divRem = new DivRem();
+
+/** One restoring step: if the remainder is at least bh·2^32 + bl, subtracts it and returns 1; else 0. */
+export function divRemSubtract(bh: number, bl: number): number {
+  const r = divRem;
+  if (r.hi < bh || (r.hi === bh && r.lo < bl)) return 0;
+  let l = r.lo - bl;
+  let borrow = 0;
+  if (l < 0) {
+    l += TWO32;
+    borrow = 1;
+  }
+  r.hi = r.hi - bh - borrow;
+  r.lo = l;
+  return 1;
+}
+
+/** Doubles the remainder. */
+export function divRemDouble(): void {
+  const r = divRem;
+  r.hi = r.hi * 2 + (r.lo >>> 31);
+  r.lo = (r.lo << 1) >>> 0;
+}
+
+/**
+ * steps + 1 quotient bits (at most 64) of the remainder by b = bh·2^32 + bl (the remainder below
+ * 2·b), into qHi:qLo, the most significant first; the remainder left is the last one (below b).
+ */
+export function divRemQuotient(bh: number, bl: number, steps: number): void {
+  const r = divRem;
+  let qh = 0;
+  let ql = 0;
+  for (let i = 0; ; i++) {
+    const bit = divRemSubtract(bh, bl);
+    qh = ((qh << 1) | (ql >>> 31)) >>> 0;
+    ql = ((ql << 1) | bit) >>> 0;
+    if (i === steps) break;
+    divRemDouble();
+  }
+  r.qHi = qh;
+  r.qLo = ql;
+}
+
+/**
+ * The rounding to nearest of a quotient (ties to an even one, `odd` its last bit): when 2·rem > b
+ * or 2·rem = b with an odd quotient, the remainder becomes b − rem and the result is true (the
+ * caller adds 1 to the quotient and flips the remainder's sign).
+ */
+export function divRemRoundUp(bh: number, bl: number, odd: boolean): boolean {
+  const r = divRem;
+  const th = r.hi * 2 + (r.lo >>> 31);
+  const tl = (r.lo << 1) >>> 0;
+  if (!(th > bh || (th === bh && (tl > bl || (tl === bl && odd))))) return false;
+  let l = bl - r.lo;
+  let h = bh - r.hi;
+  if (l < 0) {
+    l += TWO32;
+    h--;
+  }
+  r.hi = h;
+  r.lo = l;
+  return true;
+}
+
+/** Sets the remainder to 2·b − a (for 2·b > a). */
+export function divRemTwiceMinus(bh: number, bl: number, ah: number, al: number): void {
+  divRem.hi = bh;
+  divRem.lo = bl;
+  divRemDouble();
+  divRemSubtract(ah, al);
+}
+
 /** Sets x to the QNaN floating-point indefinite (0xFFFF_C000000000000000). */
 export function setIndefinite(x: F80): void {
   x.sign = 1;

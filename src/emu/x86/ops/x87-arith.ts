@@ -25,8 +25,9 @@ import { F80 } from './float80.ts';
 // Imported bindings bound to module constants once (a transpiled import is a getter call per use).
 const {
   BIAS, CLS_DENORMAL, CLS_INF, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, FCW_PC_SHIFT,
-  FCW_RC_SHIFT, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, RC_DOWN, fpStatus, normalize,
-  roundPack, roundToInteger, setIndefinite, shiftRight,
+  FCW_RC_SHIFT, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, RC_DOWN, divRem, divRemDouble,
+  divRemQuotient, divRemRoundUp, divRemSubtract, divRemTwiceMinus, fpStatus, normalize, roundPack, roundToInteger,
+  setIndefinite, shiftRight,
 } = float80;
 
 export const OP_ADD = 0;
@@ -279,42 +280,29 @@ function mulFinite(a: F80, b: F80, r: F80, sign: number): number {
 
 /** r = a / b (finite, non-zero, normalised) with the given sign; returns the extension word. */
 function divFinite(a: F80, b: F80, r: F80, sign: number): number {
-  let rh = a.hi; // the running remainder: rh (up to 33 bits) and rl
-  let rl = a.lo;
+  const rem = divRem; // the running remainder (up to 33 bits here)
+  rem.hi = a.hi;
+  rem.lo = a.lo;
   const bh = b.hi;
   const bl = b.lo;
   r.sign = sign;
   r.exp = a.exp - b.exp + BIAS;
   // sig_a < sig_b: the quotient is below 1; double the dividend so that it starts in [1, 2).
-  if (rh < bh || (rh === bh && rl < bl)) {
-    rh = rh * 2 + (rl >>> 31);
-    rl = (rl << 1) >>> 0;
+  if (rem.hi < bh || (rem.hi === bh && rem.lo < bl)) {
+    divRemDouble();
     r.exp--;
   }
-  // 96 quotient bits by restoring division: 64 for the significand, 32 guard bits.
-  let qh = 0;
-  let ql = 0;
+  // 96 quotient bits: 64 for the significand (divRemQuotient), 32 guard bits.
+  divRemQuotient(bh, bl, 63);
+  r.hi = rem.qHi;
+  r.lo = rem.qLo;
+  divRemDouble();
   let qe = 0;
-  for (let i = 0; i < 96; i++) {
-    if (rh > bh || (rh === bh && rl >= bl)) {
-      let l = rl - bl;
-      let borrow = 0;
-      if (l < 0) {
-        l += TWO32;
-        borrow = 1;
-      }
-      rh = rh - bh - borrow;
-      rl = l;
-      if (i < 32) qh |= 1 << (31 - i);
-      else if (i < 64) ql |= 1 << (63 - i);
-      else qe |= 1 << (95 - i);
-    }
-    rh = rh * 2 + (rl >>> 31);
-    rl = (rl << 1) >>> 0;
+  for (let i = 64; i < 96; i++) {
+    if (divRemSubtract(bh, bl)) qe |= 1 << (95 - i);
+    divRemDouble();
   }
-  r.hi = qh >>> 0;
-  r.lo = ql >>> 0;
-  return (qe | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
+  return (qe | (rem.hi !== 0 || rem.lo !== 0 ? 1 : 0)) >>> 0;
 }
 
 /** FSQRT: r = √a, rounded per the control word (precision control applies). */
@@ -339,29 +327,17 @@ export function sqrt(a: F80, ca: number, fcw: number, r: F80): boolean {
   const k = a.exp - BIAS;
   const odd = k & 1;
   const shift = 67 + odd;
-  let rHi = 0; // remainder: rHi (up to 36 bits) · 2^32 + rLo
-  let rLo = 0;
+  const rem = divRem; // the remainder (up to 36 bits)
+  rem.hi = 0;
+  rem.lo = 0;
   let qHi = 0; // root: qHi (up to 34 bits) · 2^32 + qLo
   let qLo = 0;
   for (let j = 65; j >= 0; j--) {
     const m = 2 * j - shift; // significand bit of M's bit 2j
     const pair = (sigBit(a, m + 1) << 1) | sigBit(a, m);
-    rHi = rHi * 4 + (rLo >>> 30);
-    rLo = ((rLo << 2) | pair) >>> 0;
-    const tHi = qHi * 4 + (qLo >>> 30);
-    const tLo = ((qLo << 2) | 1) >>> 0;
-    let bit = 0;
-    if (rHi > tHi || (rHi === tHi && rLo >= tLo)) {
-      let l = rLo - tLo;
-      let borrow = 0;
-      if (l < 0) {
-        l += TWO32;
-        borrow = 1;
-      }
-      rHi = rHi - tHi - borrow;
-      rLo = l;
-      bit = 1;
-    }
+    rem.hi = rem.hi * 4 + (rem.lo >>> 30);
+    rem.lo = ((rem.lo << 2) | pair) >>> 0;
+    const bit = divRemSubtract(qHi * 4 + (qLo >>> 30), ((qLo << 2) | 1) >>> 0);
     qHi = qHi * 2 + (qLo >>> 31);
     qLo = ((qLo << 1) | bit) >>> 0;
   }
@@ -369,7 +345,7 @@ export function sqrt(a: F80, ca: number, fcw: number, r: F80): boolean {
   r.exp = (k - odd) / 2 + BIAS;
   r.hi = Math.floor(qHi / 4);
   r.lo = (((qHi % 4) << 30) | (qLo >>> 2)) >>> 0;
-  const ext = (((qLo & 3) << 30) | (rHi !== 0 || rLo !== 0 ? 1 : 0)) >>> 0;
+  const ext = (((qLo & 3) << 30) | (rem.hi !== 0 || rem.lo !== 0 ? 1 : 0)) >>> 0;
   return finish(r, ext, precisionOf(fcw), fcw);
 }
 
@@ -413,73 +389,35 @@ export function remainder(a: F80, ca: number, b: F80, cb: number, nearest: boole
       return 0;
     }
     // |b| − |a| = (2·sig_b − sig_a) at a's exponent (below sig_b: fits in 64 bits).
-    let lo = b.lo * 2 - a.lo;
-    let hi = b.hi * 2 - a.hi;
-    while (lo < 0) {
-      lo += TWO32;
-      hi--;
-    }
-    while (lo >= TWO32) {
-      lo -= TWO32;
-      hi++;
-    }
+    divRemTwiceMinus(b.hi, b.lo, a.hi, a.lo);
     r.sign = a.sign ^ 1;
     r.exp = a.exp;
-    r.hi = hi;
-    r.lo = lo;
+    r.hi = divRem.hi;
+    r.lo = divRem.lo;
     finish(r, normalize(r, 0), 64, fcw);
     return FSW_C1;
   }
   const partial = d >= 64;
   const steps = partial ? 32 + (d & 31) : d;
-  let rh = a.hi;
-  let rl = a.lo;
-  const bh = b.hi;
-  const bl = b.lo;
-  let q = 0;
-  for (let i = 0; ; i++) {
-    if (rh > bh || (rh === bh && rl >= bl)) {
-      let l = rl - bl;
-      let borrow = 0;
-      if (l < 0) {
-        l += TWO32;
-        borrow = 1;
-      }
-      rh = rh - bh - borrow;
-      rl = l;
-      q |= 1;
-    }
-    if (i === steps) break;
-    rh = rh * 2 + (rl >>> 31);
-    rl = (rl << 1) >>> 0;
-    q = (q << 1) & 7;
-  }
-  if (nearest && !partial) {
-    // Round the quotient to nearest even: compare 2·rem with b.
-    const th = rh * 2 + (rl >>> 31);
-    const tl = (rl << 1) >>> 0;
-    if (th > bh || (th === bh && (tl > bl || (tl === bl && (q & 1) !== 0)))) {
-      let l = bl - rl;
-      let h = bh - rh;
-      if (l < 0) {
-        l += TWO32;
-        h--;
-      }
-      rh = h;
-      rl = l;
-      r.sign ^= 1;
-      q = (q + 1) & 7;
-    }
+  const rem = divRem;
+  rem.hi = a.hi;
+  rem.lo = a.lo;
+  divRemQuotient(b.hi, b.lo, steps);
+  let q = rem.qLo & 7; // the quotient's low bits
+  // FPREM1: the quotient rounded to nearest even.
+  if (nearest && !partial && divRemRoundUp(b.hi, b.lo, (q & 1) !== 0)) {
+    r.sign ^= 1;
+    q = (q + 1) & 7;
   }
   if (partial) codes = FSW_C2;
   else codes = ((q & 4) !== 0 ? FSW_C0 : 0) | ((q & 2) !== 0 ? FSW_C3 : 0) | ((q & 1) !== 0 ? FSW_C1 : 0);
-  if (rh === 0 && rl === 0) {
+  if (rem.hi === 0 && rem.lo === 0) {
     setZero(r, a.sign);
     return codes;
   }
   r.exp = b.exp + (partial ? d - steps : 0);
-  r.hi = rh;
-  r.lo = rl;
+  r.hi = rem.hi;
+  r.lo = rem.lo;
   finish(r, normalize(r, 0), 64, fcw);
   return codes;
 }

@@ -168,6 +168,22 @@ export function pushChecked(i32: Int32Array): boolean {
 }
 
 /**
+ * The stack check of FXTRACT, FSINCOS and FPTAN (ST(0) is replaced, then a second result is
+ * pushed): ST(0) must be in use and ST(7) empty. On underflow or overflow the masked response
+ * writes the indefinite to ST(0) and pushes another; returns false when the caller must stop.
+ */
+export function replacePushChecked(i32: Int32Array): boolean {
+  const empty = isEmpty(i32, 0);
+  if (!empty && isEmpty(i32, 7)) return true;
+  if (empty ? stackUnderflow(i32) : stackOverflow(i32)) {
+    writeIndefinite(i32, 0);
+    push(i32);
+    writeIndefinite(i32, 0);
+  }
+  return false;
+}
+
+/**
  * The start of every waiting x87 instruction: #NM (CR0.EM or TS), then #MF when an unmasked
  * exception is pending (FSW.ES) and CR0.NE is set.
  */

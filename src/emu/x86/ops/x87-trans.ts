@@ -31,12 +31,13 @@ import * as x87Stack from './x87-stack.ts';
 // Imported bindings bound to module constants once (a transpiled import is a getter call per use).
 const {
   BIAS, CLS_DENORMAL, CLS_INF, CLS_NORMAL, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN,
-  FCW_RC_SHIFT, FSW_C1, FSW_C2, FSW_DE, FSW_IE, FSW_PE, FSW_UE, FSW_ZE, RC_DOWN, RC_NEAREST, RC_UP, fpStatus,
-  fromNumber, normalize, roundPack, setIndefinite, toNumber,
+  FCW_RC_SHIFT, FSW_C1, FSW_C2, FSW_DE, FSW_IE, FSW_PE, FSW_UE, FSW_ZE, RC_DOWN, RC_NEAREST, RC_UP, divRem,
+  divRemQuotient, divRemRoundUp, divRemTwiceMinus, fpStatus, fromNumber, normalize, roundPack, setIndefinite, toNumber,
 } = float80;
 const { OP_DIV, OP_MUL, OP_SUB, arith, propagateNaN } = x87Arith;
 const {
-  I_FCW, begin, isEmpty, loadSt, pop, push, raise, setCodes, stackOverflow, stackUnderflow, writeIndefinite, writeSt,
+  I_FCW, begin, isEmpty, loadSt, pop, push, raise, replacePushChecked, setCodes, stackUnderflow, writeIndefinite,
+  writeSt,
 } = x87Stack;
 
 const A = new F80();
@@ -221,62 +222,29 @@ function reduce(a: F80): number {
     K.sign = 0;
     return toNumber(K);
   }
+  const rem = divRem;
   if (d === -1) {
     // |a| in (P1/2, P1): k = 1, r1 = |a| − P1 = −(2·sig_P1 − sig_a)·2^-64
-    let lo = P1_LO * 2 - rl;
-    let hi = P1_HI * 2 - rh;
-    while (lo < 0) {
-      lo += TWO32;
-      hi--;
-    }
-    while (lo >= TWO32) {
-      lo -= TWO32;
-      hi++;
-    }
-    rh = hi;
-    rl = lo;
+    divRemTwiceMinus(P1_HI, P1_LO, rh, rl);
     kl = 1;
     negative = true;
     K.exp = BIAS - 1;
   } else {
-    // Restoring division of the significands over d + 1 quotient bits.
-    for (let i = 0; ; i++) {
-      let bit = 0;
-      if (rh > P1_HI || (rh === P1_HI && rl >= P1_LO)) {
-        let l = rl - P1_LO;
-        let borrow = 0;
-        if (l < 0) {
-          l += TWO32;
-          borrow = 1;
-        }
-        rh = rh - P1_HI - borrow;
-        rl = l;
-        bit = 1;
-      }
-      kh = ((kh << 1) | (kl >>> 31)) >>> 0;
-      kl = ((kl << 1) | bit) >>> 0;
-      if (i === d) break;
-      rh = rh * 2 + (rl >>> 31);
-      rl = (rl << 1) >>> 0;
-    }
-    // Round k to nearest: compare 2·r with P1.
-    const th = rh * 2 + (rl >>> 31);
-    const tl = (rl << 1) >>> 0;
-    if (th > P1_HI || (th === P1_HI && (tl > P1_LO || (tl === P1_LO && (kl & 1) !== 0)))) {
-      let l = P1_LO - rl;
-      let h = P1_HI - rh;
-      if (l < 0) {
-        l += TWO32;
-        h--;
-      }
-      rh = h;
-      rl = l;
+    // Restoring division of the significands over d + 1 quotient bits, k rounded to nearest.
+    rem.hi = rh;
+    rem.lo = rl;
+    divRemQuotient(P1_HI, P1_LO, d);
+    kh = rem.qHi;
+    kl = rem.qLo;
+    if (divRemRoundUp(P1_HI, P1_LO, (kl & 1) !== 0)) {
       negative = true;
       kl = (kl + 1) >>> 0;
       if (kl === 0) kh++;
     }
     K.exp = BIAS;
   }
+  rh = rem.hi;
+  rl = rem.lo;
   quadrant = kl & 3;
   // r1 = ±(rh, rl) at K.exp; t = 3k·2^-65; r = r1 − t (one rounding to 64 bits).
   K.sign = negative ? 1 : 0;
@@ -329,14 +297,8 @@ export function transUnary(cpu: Cpu, e: CachedInsn): void {
 export function transPush(cpu: Cpu, e: CachedInsn): void {
   begin(cpu, e);
   const i32 = cpu.i32;
-  const empty = isEmpty(i32, 0);
-  if (empty || !isEmpty(i32, 7)) {
+  if (!replacePushChecked(i32)) {
     setCodes(i32, FSW_C2, 0);
-    if (empty ? stackUnderflow(i32) : stackOverflow(i32)) {
-      writeIndefinite(i32, 0);
-      push(i32);
-      writeIndefinite(i32, 0);
-    }
     return;
   }
   const fcw = i32[I_FCW]!;

@@ -59,8 +59,8 @@ const {
   fldConst, fldMem, fldSt, fstMem, fstSt, fxch, loadOperand,
 } = x87Data;
 const {
-  I_FCW, begin, beginMem, isEmpty, loadSt, pop, push, raise, setC1, setCodes, stAt, stackOverflow, stackUnderflow,
-  writeIndefinite, writeSt,
+  I_FCW, begin, beginMem, isEmpty, loadSt, pop, push, raise, replacePushChecked, setC1, setCodes, stAt,
+  stackUnderflow, writeIndefinite, writeSt,
 } = x87Stack;
 
 const A = new F80();
@@ -275,15 +275,7 @@ function computeSt0(cpu: Cpu, e: CachedInsn): void {
 function fxtract(cpu: Cpu, e: CachedInsn): void {
   begin(cpu, e);
   const i32 = cpu.i32;
-  const empty = isEmpty(i32, 0);
-  if (empty || !isEmpty(i32, 7)) {
-    if (empty ? stackUnderflow(i32) : stackOverflow(i32)) {
-      writeIndefinite(i32, 0);
-      push(i32);
-      writeIndefinite(i32, 0);
-    }
-    return;
-  }
+  if (!replacePushChecked(i32)) return;
   const fcw = i32[I_FCW]!;
   const ca = loadSt(i32, 0, A);
   st.exc = 0;
