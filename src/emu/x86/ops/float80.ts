@@ -502,6 +502,11 @@ export function unpackInt(x: F80, lo: number, hi: number): number {
     lo = (~lo + 1) >>> 0;
     hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
   }
+  return unpackMagnitude(x, hi, lo);
+}
+
+/** x = hi·2^32 + lo (an unsigned integer; x.sign is set by the caller), normalised; returns its class. */
+function unpackMagnitude(x: F80, hi: number, lo: number): number {
   x.hi = hi >>> 0;
   x.lo = lo >>> 0;
   x.exp = BIAS + 63;
@@ -692,12 +697,7 @@ export function unpackBcd(x: F80, lo: number, hi: number, top: number): number {
   mHi += carry;
   mLo -= carry * TWO32;
   x.sign = (top >>> 15) & 1;
-  x.hi = mHi >>> 0;
-  x.lo = mLo >>> 0;
-  x.exp = BIAS + 63;
-  if (x.hi === 0 && x.lo === 0) return CLS_ZERO;
-  normalize(x, 0);
-  return CLS_NORMAL;
+  return unpackMagnitude(x, mHi, mLo);
 }
 
 // ---- JavaScript numbers (for the transcendental functions only) --------------------------------
