@@ -324,6 +324,49 @@ describe('system behaviour', () => {
     expect(reg(cpu, 14)).toBe(13n);
   });
 
+  it('checks IN/OUT at CPL 3 against the TSS I/O permission bitmap', () => {
+    const cpu = machine();
+    enterLongMode(cpu);
+    const seen: number[] = [];
+    cpu.io = { read: (port) => (seen.push(port), 0x5a), write: (port) => void seen.push(port) };
+    // A TSS limit that covers a bitmap at offset 0x68 for ports 0-0x7ff (+ the trailing byte).
+    cpu.dv.setUint32(RAM_OFFSET + 0x1000 + 0x40, (0x5000 << 16) | 0x168, true);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov word [0x5000 + 0x66], 0x68          ; I/O map base
+      mov rdi, 0x5068
+      mov rcx, 0x101
+      mov al, 0xff
+      rep stosb                               ; every port denied...
+      and byte [0x5068 + 0x3f8 / 8], 0xfe     ; ...but 0x3f8
+      and byte [0x5068 + 0x3ff / 8], 0x7f     ; and 0x3ff
+      mov qword [0x5000 + 4], 0x80000
+      mov ax, 0x40
+      ltr ax
+      lidt [idtr]
+      gate 13, gp, 0x8e00
+      xor r14d, r14d
+      to_user user, 0x2                       ; IOPL 0
+    user:
+      mov dx, 0x3f8
+      in al, dx                               ; allowed
+      mov ebx, eax
+      out dx, al                              ; allowed
+      mov dx, 0x3ff
+      in ax, dx                               ; 0x3ff allowed, 0x400 denied: #GP
+      ud2
+    gp:
+      mov r14, [rsp + 8]                      ; RIP of the faulting IN
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(500)).toBe(STOP_HALT);
+    expect(reg(cpu, 3) & 0xffn).toBe(0x5an);
+    expect(seen).toEqual([0x3f8, 0x3f8]);
+    expect(reg(cpu, 14)).toBeGreaterThan(0x100000n); // #GP at the word IN in user code
+  });
+
   it('reports a triple fault when there is no usable IDT', () => {
     const cpu = machine();
     enterLongMode(cpu);

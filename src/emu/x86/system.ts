@@ -304,6 +304,38 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
   cpu.i32[(RIP >> 2) + 1] = targetHi;
 }
 
+/**
+ * I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 19.5): allowed when CPL <= IOPL; otherwise
+ * every port of the access must be clear in the TSS I/O permission bitmap (its offset at TSS
+ * 0x66, read as a supervisor, two bytes at a time, each within the TSS limit). #GP(0) if not.
+ */
+export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
+  if (cpu.cpl <= (cpu.getFlags() & 0x3000) >> 12) return;
+  const i32 = cpu.i32;
+  const type = i32[segField(SEG_TR_INDEX, SEG_ATTRS)]! & 0x1f;
+  // Only a 32/64-bit TSS (available or busy) has a bitmap.
+  if (type !== 9 && type !== 11) cpu.fault(VEC_GP, 0);
+  const limit = i32[segField(SEG_TR_INDEX, SEG_LIMIT)]! >>> 0;
+  if (limit < 0x67) cpu.fault(VEC_GP, 0);
+  const baseLo = i32[segField(SEG_TR_INDEX, SEG_BASE)]!;
+  const baseHi = cpu.longMode ? i32[segField(SEG_TR_INDEX, SEG_BASE) + 1]! : 0;
+  const read16 = (offset: number): number => {
+    const s = (baseLo >>> 0) + offset;
+    return cpu.read16(s | 0, s > 0xffffffff ? baseHi + 1 : baseHi);
+  };
+  const user = cpu.userMode;
+  cpu.setUserMode(false);
+  let bits: number;
+  try {
+    const at = read16(0x66) + (port >>> 3);
+    if (at + 1 > limit) cpu.fault(VEC_GP, 0);
+    bits = read16(at);
+  } finally {
+    cpu.setUserMode(user);
+  }
+  if ((bits & (((1 << size) - 1) << (port & 7))) !== 0) cpu.fault(VEC_GP, 0);
+}
+
 function readTss64(cpu: Cpu, offset: number): [number, number] {
   const i32 = cpu.i32;
   const baseLo = i32[segField(SEG_TR_INDEX, SEG_BASE)]!;

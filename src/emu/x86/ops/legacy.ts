@@ -1,11 +1,11 @@
 /**
- * The rest of the integer set: ENTER, XLAT, FWAIT, INT1, and the instructions that exist only
+ * The rest of the integer set: ENTER, XLAT, INT1, and the instructions that exist only
  * outside 64-bit mode: PUSHA/POPA, the BCD adjustments (DAA DAS AAA AAS AAM AAD), ARPL, SALC,
  * BOUND
  * (Intel SDM Vol. 2). INS/OUTS are here too: port I/O through the CPU's IoBus, element by
  * element, with REP.
  *
- * Not supported: the TSS I/O permission bitmap (I/O at CPL > IOPL raises #GP).
+ * Not supported: nothing in this family.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
@@ -13,7 +13,7 @@ import { AF, ARITH, CF, DF, IOPL, PARITY, SF, ZF } from '../flags.ts';
 import { PREFIX_REP, PREFIX_REPNE } from '../decoder.ts';
 import type { Opcode } from '../opcode-table.ts';
 import { CR0, RIP } from '../../state-layout.ts';
-import { SEG_ES, SEG_SS } from '../system.ts';
+import { SEG_ES, SEG_SS, checkIoPermission } from '../system.ts';
 import { ACCESS_WRITE } from '../mmu.ts';
 
 /** ENTER imm16, imm8: make a stack frame with `level` nesting levels. */
@@ -200,8 +200,8 @@ function salc(cpu: Cpu): void {
 
 /** INS (aux 0) / OUTS (aux 1), byte (aux & 2) or word/dword, with REP. */
 function insOuts(cpu: Cpu, e: CachedInsn): void {
-  if (cpu.cpl > (cpu.getFlags() & IOPL) >> 12) cpu.fault(13, 0);
   const size = e.aux & 2 ? 1 : e.opsize === 2 ? 2 : 4;
+  checkIoPermission(cpu, cpu.lo(2) & 0xffff, size);
   const rep = (e.prefixes & (PREFIX_REP | PREFIX_REPNE)) !== 0;
   const ad = e.adsize;
   const step = cpu.getFlags() & DF ? -size : size;

@@ -5,7 +5,7 @@
  * SYSENTER/SYSEXIT, SWAPGS, IN/OUT, CLTS, INVLPG, WBINVD/INVD, LMSW/SMSW, CLFLUSH.
  *
  * Not supported yet: call gates and task switches, the TSS I/O permission bitmap (I/O at
- * CPL > IOPL raises #GP), INS/OUTS, MONITOR/MWAIT.
+ * CPL > IOPL consults the TSS I/O permission bitmap), INS/OUTS, MONITOR/MWAIT.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { cpuid } from '../cpuid.ts';
@@ -17,7 +17,7 @@ import {
 import { K, type Opcode } from '../opcode-table.ts';
 import {
   ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment, loadDataSegment,
-  loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment, snapshotTransfer, updateCodeBits,
+  loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment, snapshotTransfer, updateCodeBits, checkIoPermission,
 } from '../system.ts';
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
@@ -636,15 +636,11 @@ function swapgs(cpu: Cpu): void {
 
 // ---- I/O and miscellany -------------------------------------------------------------------------
 
-function ioAllowed(cpu: Cpu): void {
-  if (cpu.cpl > (cpu.getFlags() & IOPL) >> 12) cpu.fault(GP, 0); // no TSS I/O bitmap yet
-}
-
 /** IN/OUT: aux bit 0 = out, bit 1 = port in DX (else imm8), bit 2 = byte. */
 function inOut(cpu: Cpu, e: CachedInsn): void {
-  ioAllowed(cpu);
   const size = e.aux & 4 ? 1 : e.opsize === 2 ? 2 : 4;
   const port = e.aux & 2 ? cpu.lo(2) & 0xffff : e.imm & 0xff;
+  checkIoPermission(cpu, port, size);
   if (e.aux & 1) cpu.io.write(port, size, cpu.lo(0) & (size === 4 ? -1 : (1 << (size * 8)) - 1));
   else cpu.setReg(0, size, cpu.io.read(port, size), 0, 0);
 }
