@@ -206,6 +206,16 @@ function loadOperands64(aLo: number, aHi: number, bLo: number, bHi: number): voi
   }
 }
 
+/** decomposeOperands(): |a| = aM * 2^aE and |b| = dM * 2^dE (the operands of loadOperands64). */
+let aM = 0;
+let aE = 0;
+function decomposeOperands(): void {
+  decompose(aL, aH);
+  aM = dM;
+  aE = dE;
+  decompose(bL, bH);
+}
+
 function denormal64(): boolean {
   return f64IsDenormal(aL, aH) || f64IsDenormal(bL, bH);
 }
@@ -260,12 +270,9 @@ export function mul64(aLo: number, aHi: number, bLo: number, bHi: number): void 
     fp.hi = sign;
     return;
   }
-  decompose(aL, aH);
-  const ma = dM;
-  const ea = dE;
-  decompose(bL, bH);
-  const q = twoProduct(ma, dM);
-  roundPack(sign !== 0, q, ea + dE, twoLo > 0 ? 1 : twoLo < 0 ? -1 : 0, true);
+  decomposeOperands();
+  const q = twoProduct(aM, dM);
+  roundPack(sign !== 0, q, aE + dE, twoLo > 0 ? 1 : twoLo < 0 ? -1 : 0, true);
 }
 
 export function div64(aLo: number, aHi: number, bLo: number, bHi: number): void {
@@ -292,13 +299,10 @@ export function div64(aLo: number, aHi: number, bLo: number, bHi: number): void 
     fp.hi = sign;
     return;
   }
-  decompose(aL, aH);
-  const ma = dM;
-  const ea = dE;
-  decompose(bL, bH);
-  const q = ma / dM;
+  decomposeOperands();
+  const q = aM / dM;
   const p = twoProduct(q, dM);
-  roundPack(sign !== 0, q, ea - dE, residualSign(ma, p, twoLo), true);
+  roundPack(sign !== 0, q, aE - dE, residualSign(aM, p, twoLo), true);
 }
 
 export function sqrt64(bLo: number, bHi: number): void {
