@@ -126,6 +126,8 @@ export class Machine {
   readonly disks: OpenDisk[];
   /** The virtio PCI devices of the current boot. */
   virtio: VirtioPci[] = [];
+  /** Called when a device has work for a sleeping guest (an asynchronous disk request completed): the driver should run() soon. */
+  onWake: (() => void) | undefined;
   /** Set by the ACPI sleep register (S5). */
   poweredOff = false;
   /** Instructions run by earlier boots (before resets). */
@@ -160,6 +162,8 @@ export class Machine {
   /** Builds the devices, loads the kernel and enters it. Throws BzImageError/KernelLoadError. */
   private boot(): void {
     const cfg = this.config;
+    // The previous boot's devices are dropped: their asynchronous requests must not complete.
+    for (const t of this.virtio) t.model.reset?.();
     new Uint8Array(this.memory.buffer).fill(0);
     const cpu = new Cpu(this.memory, this.ramSize);
     this.cpu = cpu;
@@ -248,7 +252,8 @@ export class Machine {
       const msg = decodeMsi(address, data);
       if (msg) lapic.deliver(msg);
     };
-    this.virtio = attachPciDevices({ ecam, window, memory, msi }, this.disks);
+    // An asynchronous disk request that completes wakes a sleeping driver through onWake too.
+    this.virtio = attachPciDevices({ ecam, window, memory, msi, wake: () => this.onWake?.() }, this.disks);
 
     mmio.register(PCI_MMIO_START, PCI_MMIO_SIZE, window);
     mmio.register(PCIE_ECAM_START, PCIE_ECAM_SIZE, ecam);

@@ -13,14 +13,14 @@ import type { GuestMemory } from '../devices/device.ts';
 import { BarAllocator } from '../devices/pci/bar-allocator.ts';
 import type { PciEcam } from '../devices/pci/ecam.ts';
 import type { PciMmioWindow } from '../devices/pci/mmio-window.ts';
-import { CowOverlay, type BlockBackend } from '../devices/virtio/disk.ts';
+import { CowOverlay, isAsyncBackend, type DiskBackend } from '../devices/virtio/disk.ts';
 import { VirtioBlk } from '../devices/virtio/virtio-blk.ts';
 import { VirtioPci } from '../devices/virtio/virtio-pci.ts';
 
 /** A disk as the machine's user describes it. */
 export interface DiskConfig {
-  /** The image. It is never written unless `writeThrough` is set. */
-  backend: BlockBackend;
+  /** The image (synchronous, or asynchronous: a Blob, a URL). Never written unless `writeThrough` is set. */
+  backend: DiskBackend;
   /** The guest sees a read-only disk (VIRTIO_BLK_F_RO; writes fail). */
   readOnly?: boolean;
   /** Continue from an earlier run's overlay (CowOverlay.import). Must sit over `backend`. */
@@ -31,7 +31,7 @@ export interface DiskConfig {
 
 /** A disk opened by the machine: what the device reads and writes, and the overlay if any. */
 export interface OpenDisk {
-  readonly backend: BlockBackend;
+  readonly backend: DiskBackend;
   readonly overlay: CowOverlay | undefined;
   readonly readOnly: boolean;
 }
@@ -40,7 +40,7 @@ export function openDisks(disks: readonly DiskConfig[] = []): OpenDisk[] {
   return disks.map((d) => {
     if (d.overlay && d.overlay.base !== d.backend) throw new Error('disk overlay does not sit over the disk backend');
     if (d.writeThrough) {
-      if (!d.backend.write) throw new Error('write-through disk backend is not writable');
+      if (isAsyncBackend(d.backend) ? !d.backend.writeAsync : !d.backend.write) throw new Error('write-through disk backend is not writable');
       return { backend: d.backend, overlay: undefined, readOnly: d.readOnly === true };
     }
     const overlay = d.overlay ?? new CowOverlay(d.backend);
@@ -54,6 +54,8 @@ export interface PciDeviceWiring {
   memory: GuestMemory;
   /** An MSI/MSI-X memory write (address, data) towards the LAPIC. */
   msi(address: number, data: number): void;
+  /** A device finished work outside the machine's run() (an asynchronous disk request). */
+  wake?(): void;
 }
 
 /** First slot on bus 0 for devices (00:00.0 is the host bridge). */
@@ -63,8 +65,18 @@ const FIRST_DEVICE_SLOT = 1;
 export function attachPciDevices(wiring: PciDeviceWiring, disks: readonly OpenDisk[]): VirtioPci[] {
   const bars = new BarAllocator();
   return disks.map((disk, i) => {
-    const blk = new VirtioBlk({ memory: wiring.memory, backend: disk.backend, readOnly: disk.readOnly, serial: `virtlite-disk-${i}` });
-    const transport = new VirtioPci(blk, { memory: wiring.memory, msi: wiring.msi });
+    const blk = new VirtioBlk({
+      memory: wiring.memory,
+      backend: disk.backend,
+      readOnly: disk.readOnly,
+      serial: `virtlite-disk-${i}`,
+      // An asynchronous request finished: the transport pushes it and interrupts.
+      onAsyncComplete: () => {
+        transport.notify(0);
+        wiring.wake?.();
+      },
+    });
+    const transport: VirtioPci = new VirtioPci(blk, { memory: wiring.memory, msi: wiring.msi });
     wiring.ecam.attach(0, FIRST_DEVICE_SLOT + i, 0, transport.function);
     wiring.window.add(transport.function);
     bars.assign(transport.function);
