@@ -10,8 +10,9 @@
  *   0xFED00000         HPET (IOAPIC pins 2/8 in legacy mode, 20-23 otherwise)
  *   0xFEE00000         LAPIC ──▶ CPU (maskable interrupts, NMI), timer and TSC deadline
  *   MSRs 0x4b564d00/01 kvmclock (wall clock and pvclock system time)
- *   0xC0000000 + ...   virtio-blk disks at 00:01.0, 00:02.0, ... (./pci-devices.ts): MSI-X to
- *                      the LAPIC, or INTx through the IOAPIC (GSI 16-19, _PRT swizzle)
+ *   0xC0000000 + ...   virtio-blk disks at 00:01.0, 00:02.0, ..., then virtio-net NICs
+ *                      (./pci-devices.ts): MSI-X to the LAPIC, or INTx through the IOAPIC
+ *                      (GSI 16-19, _PRT swizzle)
  *
  * Interrupt routing: devices drive IOAPIC pins (levels); the IOAPIC sends messages to the LAPIC;
  * the LAPIC raises the CPU's attention word; a level-triggered EOI goes back to the IOAPIC.
@@ -22,10 +23,12 @@
  *
  * `run()` executes guest code for a bounded slice of host time and says what the caller should
  * do next (run again, sleep until a deadline, stop). The Node CLI and the Web Worker drive it
- * the same way; an idle guest (HLT with nothing pending) makes the driver sleep.
+ * the same way; an idle guest (HLT with nothing pending) makes the driver sleep. Frames that
+ * NICs received are moved into the guest's receive buffers between CPU slices; a frame for a
+ * sleeping guest calls `onWake` (the runner's poke).
  *
  * Not supported: SMP (one CPU), RAM above 3 GiB (the PCI hole; a WebAssembly memory holds at
- * most 4 GiB), PCI devices other than the host bridge and virtio-blk, suspend (S3).
+ * most 4 GiB), PCI devices other than the host bridge, virtio-blk and virtio-net, suspend (S3).
  */
 import { Cpu, STOP_HALT, STOP_INTERNAL_ERROR, STOP_SHUTDOWN } from '../emu/x86/cpu.ts';
 import { IF } from '../emu/x86/flags.ts';
@@ -49,7 +52,8 @@ import {
   IOAPIC_SIZE, LAPIC_ADDR, LAPIC_SIZE, PCI_MMIO_SIZE, PCI_MMIO_START, PCIE_ECAM_SIZE, PCIE_ECAM_START,
 } from './layout.ts';
 import { describeBootPlacement, loadKernel } from './loader.ts';
-import { attachPciDevices, openDisks, type DiskConfig, type OpenDisk } from './pci-devices.ts';
+import { attachPciDevices, openDisks, openNics, type DiskConfig, type NicConfig, type OpenDisk, type OpenNic } from './pci-devices.ts';
+import { NET_RX_QUEUE, VirtioNet } from '../devices/virtio/virtio-net.ts';
 import type { VirtioPci } from '../devices/virtio/virtio-pci.ts';
 
 /** KVM paravirtual clock MSRs (Linux Documentation/virt/kvm/x86/msr.rst). */
@@ -85,6 +89,8 @@ export interface MachineConfig {
   log?: (line: string) => void;
   /** virtio-blk disks, at 00:01.0, 00:02.0, ... (the guest's vda, vdb, ...). */
   disks?: DiskConfig[];
+  /** virtio-net cards, after the disks (the guest's eth0, eth1, ...). */
+  nics?: NicConfig[];
 }
 
 /** What the driver should do after run(). */
@@ -124,9 +130,16 @@ export class Machine {
   ecam!: PciEcam;
   /** The disks (with their copy-on-write overlays); they persist across resets. */
   readonly disks: OpenDisk[];
+  /** The NICs (backend and MAC); they persist across resets. */
+  readonly nics: OpenNic[];
   /** The virtio PCI devices of the current boot. */
   virtio: VirtioPci[] = [];
-  /** Called when a device has work for a sleeping guest (an asynchronous disk request completed): the driver should run() soon. */
+  /** The virtio-net transports of the current boot. */
+  private nets: VirtioPci[] = [];
+  /**
+   * Called when a device has work for a sleeping guest (an asynchronous disk request completed,
+   * a NIC received a frame): the driver should run() soon. MachineRunner sets it to its poke().
+   */
   onWake: (() => void) | undefined;
   /** Set by the ACPI sleep register (S5). */
   poweredOff = false;
@@ -147,6 +160,7 @@ export class Machine {
     const pages = Math.ceil((RAM_OFFSET + ramSize) / 65536);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     this.disks = openDisks(config.disks);
+    this.nics = openNics(config.nics);
     this.boot();
   }
 
@@ -252,8 +266,10 @@ export class Machine {
       const msg = decodeMsi(address, data);
       if (msg) lapic.deliver(msg);
     };
-    // An asynchronous disk request that completes wakes a sleeping driver through onWake too.
-    this.virtio = attachPciDevices({ ecam, window, memory, msi, wake: () => this.onWake?.() }, this.disks);
+    // An asynchronous disk request that completes, or a frame a NIC received, wakes a sleeping
+    // driver through onWake.
+    this.virtio = attachPciDevices({ ecam, window, memory, msi, wake: () => this.onWake?.() }, this.disks, this.nics);
+    this.nets = this.virtio.filter((t) => t.model instanceof VirtioNet);
 
     mmio.register(PCI_MMIO_START, PCI_MMIO_SIZE, window);
     mmio.register(PCIE_ECAM_START, PCIE_ECAM_SIZE, ecam);
@@ -290,6 +306,18 @@ export class Machine {
     };
   }
 
+  /** Moves frames the NICs received into the guest's receive buffers; true if any NIC had some. */
+  private pollNics(): boolean {
+    let any = false;
+    for (const t of this.nets) {
+      if ((t.model as VirtioNet).hasPendingRx) {
+        any = true;
+        t.notify(NET_RX_QUEUE);
+      }
+    }
+    return any;
+  }
+
   /** Queues bytes for the guest's serial console (nothing is dropped). */
   sendInput(bytes: Uint8Array): void {
     this.uart.enqueueInput(bytes);
@@ -316,6 +344,7 @@ export class Machine {
       if (this.poweredOff) return { kind: 'poweroff' };
       const clock = this.clock;
       clock.runDue();
+      this.pollNics();
       const stop = this.cpu.run(SLICE_INSTRUCTIONS);
       this.uart.flushOutput();
       if (this.poweredOff) return { kind: 'poweroff' };
@@ -338,7 +367,8 @@ export class Machine {
       if (stop === STOP_HALT) {
         // Idle: fire what is due; if that woke the CPU, go on, else sleep until the next timer.
         const cpu = this.cpu;
-        if (clock.runDue() > 0 || cpu.nmiPending || ((cpu.getFlags() & IF) !== 0 && this.lapic.hasInterrupt())) continue;
+        const delivered = this.pollNics();
+        if (clock.runDue() > 0 || delivered || cpu.nmiPending || ((cpu.getFlags() & IF) !== 0 && this.lapic.hasInterrupt())) continue;
         const next = clock.nextDeadline();
         const wakeInMs = next === Infinity ? Infinity : Math.max(0, (next - clock.now()) / 1e6);
         // Deterministic time jumps to the deadline (the guest sees no difference between

@@ -5,7 +5,7 @@ import { PCI_INTERRUPT_LINE_OFFSET } from '../devices/pci/regs.ts';
 import { CowOverlay, MemoryBackend } from '../devices/virtio/disk.ts';
 import { flatMemory } from '../devices/virtio/mock-driver.ts';
 import { PCI_MMIO_SIZE, PCI_MMIO_START } from './layout.ts';
-import { attachPciDevices, openDisks } from './pci-devices.ts';
+import { attachPciDevices, openDisks, openNics } from './pci-devices.ts';
 
 describe('openDisks', () => {
   it('puts a copy-on-write overlay in front of each image unless write-through is asked', () => {
@@ -47,5 +47,26 @@ describe('attachPciDevices', () => {
     }
     // The common config's num_queues through the window: one request queue.
     expect(window.read(first!.function.barAddress(0)! + 0x12 - PCI_MMIO_START, 2)).toBe(1);
+  });
+});
+
+describe('attachPciDevices with NICs', () => {
+  it('puts NIC i after the disks with the virtio-net id, and keeps a given MAC or makes a random one', () => {
+    const ecam = new PciEcam({ gsi: () => ({ set: () => {} }) });
+    const window = new PciMmioWindow();
+    const disks = openDisks([{ backend: new MemoryBackend(new Uint8Array(8192)) }]);
+    const backend = { send: () => {}, onReceive: () => {} };
+    const nics = openNics([{ backend, mac: Uint8Array.of(0x52, 0x54, 0, 1, 2, 3) }, { backend }]);
+    expect(Array.from(nics[1]!.mac.subarray(0, 3))).toEqual([0x52, 0x54, 0]);
+    const all = attachPciDevices({ ecam, window, memory: flatMemory(1 << 16), msi: () => {} }, disks, nics);
+    expect(all).toHaveLength(3);
+    expect(ecam.read(ecamOffset(0, 1, 0), 4)).toBe(0x1042_1af4);
+    expect(ecam.read(ecamOffset(0, 2, 0), 4)).toBe(0x1041_1af4);
+    expect(ecam.read(ecamOffset(0, 3, 0), 4)).toBe(0x1041_1af4);
+    // Device config: the MAC's first four bytes, then the link status.
+    const bar0 = all[1]!.function.barAddress(0)! - PCI_MMIO_START;
+    expect(window.read(bar0 + 0x2000, 4)).toBe(0x0100_5452);
+    expect(window.read(bar0 + 0x2006, 2)).toBe(1);
+    expect(() => openNics([{ backend, mac: new Uint8Array(4) }])).toThrow(/6 bytes/);
   });
 });

@@ -7,14 +7,21 @@
  * Disks outlive the devices: the machine opens them once (`openDisks`), so the guest's writes,
  * kept in a copy-on-write overlay, survive a guest reboot, and the caller can export them.
  *
- * Not supported: hot-plug, more disks than free slots (31), virtio-net (the next increment).
+ * Network cards (virtio-net) follow the disks: with two disks the first NIC is 00:03.0 (Linux
+ * names NICs eth0, eth1, ... in probe order). Each NIC is plugged into its `NetBackend` (a
+ * switch port, a WebSocket, ...), which outlives resets as disks do; its MAC is the given one or
+ * a random locally administered 52:54:00:xx:xx:xx chosen once per machine.
+ *
+ * Not supported: hot-plug, more disks and NICs than free slots (31).
  */
 import type { GuestMemory } from '../devices/device.ts';
 import { BarAllocator } from '../devices/pci/bar-allocator.ts';
 import type { PciEcam } from '../devices/pci/ecam.ts';
 import type { PciMmioWindow } from '../devices/pci/mmio-window.ts';
 import { CowOverlay, isAsyncBackend, type DiskBackend } from '../devices/virtio/disk.ts';
+import { randomMac, type NetBackend } from '../devices/net/backend.ts';
 import { VirtioBlk } from '../devices/virtio/virtio-blk.ts';
+import { VirtioNet } from '../devices/virtio/virtio-net.ts';
 import { VirtioPci } from '../devices/virtio/virtio-pci.ts';
 
 /** A disk as the machine's user describes it. */
@@ -48,6 +55,27 @@ export function openDisks(disks: readonly DiskConfig[] = []): OpenDisk[] {
   });
 }
 
+/** A network card as the machine's user describes it. */
+export interface NicConfig {
+  /** What the card is plugged into. */
+  backend: NetBackend;
+  /** The MAC address (6 bytes; default: random 52:54:00:xx:xx:xx). */
+  mac?: Uint8Array;
+}
+
+/** A NIC opened by the machine: its backend and fixed MAC, kept across resets. */
+export interface OpenNic {
+  readonly backend: NetBackend;
+  readonly mac: Uint8Array;
+}
+
+export function openNics(nics: readonly NicConfig[] = []): OpenNic[] {
+  return nics.map((n) => {
+    if (n.mac && n.mac.length !== 6) throw new Error('a MAC address has 6 bytes');
+    return { backend: n.backend, mac: n.mac ? n.mac.slice() : randomMac() };
+  });
+}
+
 export interface PciDeviceWiring {
   ecam: PciEcam;
   window: PciMmioWindow;
@@ -61,10 +89,13 @@ export interface PciDeviceWiring {
 /** First slot on bus 0 for devices (00:00.0 is the host bridge). */
 const FIRST_DEVICE_SLOT = 1;
 
-/** Creates one virtio-blk function per disk, attaches it and assigns its BARs. */
-export function attachPciDevices(wiring: PciDeviceWiring, disks: readonly OpenDisk[]): VirtioPci[] {
+/**
+ * Creates one virtio-blk function per disk, then one virtio-net function per NIC, attaches
+ * them and assigns their BARs.
+ */
+export function attachPciDevices(wiring: PciDeviceWiring, disks: readonly OpenDisk[], nics: readonly OpenNic[] = []): VirtioPci[] {
   const bars = new BarAllocator();
-  return disks.map((disk, i) => {
+  const blks = disks.map((disk, i) => {
     const blk = new VirtioBlk({
       memory: wiring.memory,
       backend: disk.backend,
@@ -82,4 +113,15 @@ export function attachPciDevices(wiring: PciDeviceWiring, disks: readonly OpenDi
     bars.assign(transport.function);
     return transport;
   });
+  const nets = nics.map((nic, i) => {
+    // A received frame waits in the NIC until the machine polls it between CPU slices.
+    const net = new VirtioNet({ memory: wiring.memory, backend: nic.backend, mac: nic.mac, onFrameQueued: () => wiring.wake?.() });
+    const transport = new VirtioPci(net, { memory: wiring.memory, msi: wiring.msi });
+    net.onConfigChange = () => transport.configChanged();
+    wiring.ecam.attach(0, FIRST_DEVICE_SLOT + disks.length + i, 0, transport.function);
+    wiring.window.add(transport.function);
+    bars.assign(transport.function);
+    return transport;
+  });
+  return [...blks, ...nets];
 }

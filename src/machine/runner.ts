@@ -52,7 +52,10 @@ export class MachineRunner {
   /** Host milliseconds of guest execution per slice before yielding. */
   sliceMs = 20;
 
-  constructor(readonly machine: Machine) {}
+  constructor(readonly machine: Machine) {
+    // A frame arriving for a sleeping guest wakes the loop, as console input does.
+    machine.onWake = () => this.poke();
+  }
 
   on(listener: (e: RunnerEvent) => void): () => void {
     this.listeners.add(listener);
