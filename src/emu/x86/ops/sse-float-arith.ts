@@ -22,10 +22,15 @@
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { CR4_OSXMMEXCPT } from '../mmu.ts';
 import { CR4, MXCSR } from '../../state-layout.ts';
-import { TMP_I, XMM_I, checkSse, copy128, xmmRm } from './simd.ts';
-import { PRE_FLAGS, fp, fpBegin } from './softfloat.ts';
-import { add32, add64, div32, div64, mul32, mul64, sqrt32, sqrt64 } from './softfloat-arith.ts';
-import { minmax32, minmax64, rcp32, round32, round64, rsqrt32 } from './softfloat-cvt.ts';
+import * as simd from './simd.ts';
+import * as softfloat from './softfloat.ts';
+import * as softfloatArith from './softfloat-arith.ts';
+import * as softfloatCvt from './softfloat-cvt.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const { TMP_I, XMM_I, checkSse, copy128, xmmRm } = simd;
+const { PRE_FLAGS, fp, fpBegin } = softfloat;
+const { add32, add64, div32, div64, mul32, mul64, sqrt32, sqrt64 } = softfloatArith;
+const { minmax32, minmax64, rcp32, round32, round64, rsqrt32 } = softfloatCvt;
 
 const VEC_UD = 6;
 const VEC_XM = 19;

@@ -19,13 +19,18 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { FPU_FSW } from '../../state-layout.ts';
-import { MM_I, TMP_I, XMM_I, checkMmx, loadMem, writeMm, xmmRm } from './simd.ts';
-import { fp } from './softfloat.ts';
-import {
+import * as simd from './simd.ts';
+import * as softfloat from './softfloat.ts';
+import * as softfloatCvt from './softfloat-cvt.ts';
+import * as sseFloatArith from './sse-float-arith.ts';
+// Imported bindings bound to module constants once (a transpiled import is a getter call per use).
+const { MM_I, TMP_I, XMM_I, checkMmx, loadMem, writeMm, xmmRm } = simd;
+const { fp } = softfloat;
+const {
   CMP_EQ, CMP_LT, CMP_SIGNALS_QNAN, CMP_TRUE, CMP_UN, cmp32, cmp64, cvt32to64, cvt64to32, f32ToInt, f64ToInt,
   int32ToFloat, int64ToFloat,
-} from './softfloat-cvt.ts';
-import { fpEnd, fpStart } from './sse-float-arith.ts';
+} = softfloatCvt;
+const { fpEnd, fpStart } = sseFloatArith;
 
 /** aux bit of the float-to-integer conversions: truncate (CVTT*) instead of MXCSR.RC. */
 export const CVT_TRUNCATE = 1;
