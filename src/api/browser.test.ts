@@ -132,14 +132,16 @@ describe('createVM over the worker protocol', () => {
     }
   });
 
-  it('reads a disk and says it is not attached; without autostart the machine waits', async () => {
+  it('attaches a disk (bytes: not saved across runs) and exports its overlay; without autostart the machine waits', async () => {
     const disk = new Uint8Array(4096).fill(0xa5);
     const { handle, events } = connect({ kernel, initrd: null, disk, autostart: false, ramSize: 64 * 2 ** 20 });
     try {
       const info = await handle.ready;
-      expect(info.disk).toEqual({ bytes: 4096, attached: false, reason: expect.stringMatching(/no virtio-blk device/) });
+      expect(info.disk).toEqual({ name: 'bytes', bytes: 4096, readOnly: false, persistent: false, restoredChunks: 0 });
       expect(info.ramSize).toBe(64 * 2 ** 20);
-      await vi.waitFor(() => expect(events.some((e) => e.type === 'machine/log' && /^disk: 4096 bytes read; .*not attached/.test(e.line))).toBe(true));
+      await vi.waitFor(() => expect(events.some((e) => e.type === 'machine/log' && /^disk: bytes \(4096 bytes\) on \/dev\/vda$/.test(e.line))).toBe(true));
+      const overlay = await handle.exportDiskOverlay();
+      expect(new TextDecoder().decode(overlay!.subarray(0, 6))).toBe('VLCOW1');
       await sleep(100);
       const stats = await handle.stats();
       expect(stats.state).toBe('created');

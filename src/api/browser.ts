@@ -16,14 +16,18 @@
  * Timing: the Vm's `booted` event counts from createVM() (downloads included);
  * `stats().uptimeMs` counts machine time from the moment the machine started running.
  *
- * Not supported: attaching a disk (read and reported, not attached: no virtio-blk yet); sharing
+ * Disk: `disk` (a URL read lazily with range requests, or a File/Blob) is the guest's /dev/vda;
+ * what the guest writes and syncs is saved in IndexedDB and comes back on the next boot with the
+ * same image (src/worker/disk.ts). `exportDiskOverlay()` / `discardDiskChanges()` on the handle.
+ *
+ * Not supported: more than one disk; sharing
  * one worker between several VMs (each createVM() starts its own worker; terminate() ends it).
  */
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
 import type { ImageKind, ImageSource, MachineInfo, VmWorkerApi, WorkerEvent, WorkerStats } from './protocol.ts';
 import { Vm, type TransportEvent, type VmOptions, type VmTransport } from './vm.ts';
 
-export type { ImageKind, MachineInfo, WorkerEvent, WorkerStats } from './protocol.ts';
+export type { DiskInfo, ImageKind, MachineInfo, WorkerEvent, WorkerStats } from './protocol.ts';
 export { Vm, VmError, DEFAULT_BOOT_MARKER, type ExecResult, type VmEvent } from './vm.ts';
 
 /** An image as a caller gives it. */
@@ -37,8 +41,14 @@ export interface BrowserVmOptions extends VmOptions {
   kernel?: ImageInput;
   /** initramfs (default: kernels/initramfs.cpio next to the page; null for none). */
   initrd?: ImageInput | null;
-  /** A disk image: read and reported, not attached (no virtio-blk yet). */
+  /** A disk image, the guest's /dev/vda (a URL is read lazily with HTTP range requests). */
   disk?: ImageInput;
+  /** The guest sees the disk read-only. */
+  diskReadOnly?: boolean;
+  /** Start from this exported overlay instead of the saved changes. */
+  diskOverlay?: ImageInput;
+  /** Save what the guest syncs and restore it next time (default true). */
+  persistDisk?: boolean;
   /** Kernel command line (default: the machine's). */
   cmdline?: string;
   /** Guest RAM in bytes (default 256 MiB). */
@@ -68,6 +78,10 @@ export interface BrowserVm {
   /** Hardware reset: the guest boots again. */
   reset(): Promise<void>;
   stats(): Promise<WorkerStats>;
+  /** The disk's changes as an overlay file (undefined without a disk). */
+  exportDiskOverlay(): Promise<Uint8Array | undefined>;
+  /** Deletes the saved changes of the disk (boot again to start from the unchanged image). */
+  discardDiskChanges(): Promise<void>;
   /** Ends the worker (and the machine with it); the Vm is stopped. */
   terminate(): void;
 }
@@ -133,6 +147,9 @@ export function connectVm(
       kernel: image(options.kernel, DEFAULT_KERNEL_URL)!,
       initrd: image(options.initrd, DEFAULT_INITRD_URL),
       disk: image(options.disk, undefined),
+      diskReadOnly: options.diskReadOnly,
+      diskOverlay: image(options.diskOverlay, undefined),
+      persistDisk: options.persistDisk,
       cmdline: options.cmdline,
       ramSize: options.ramSize,
       bootProtocol: options.bootProtocol,
@@ -158,6 +175,8 @@ export function connectVm(
     resume: () => api.resume(),
     reset: () => api.reset(),
     stats: () => api.stats(),
+    exportDiskOverlay: () => api.exportDiskOverlay(),
+    discardDiskChanges: () => api.discardDiskChanges(),
     terminate,
   };
   return { handle, fail };

@@ -12,10 +12,14 @@
  * UART flushed during that slice), and sendInput's bytes are transferred to the worker.
  *
  * Images (kernel, initrd, disk) come from a URL (fetched by the worker, with progress events), a
- * File/Blob the user picked, or bytes the caller already has.
+ * File/Blob the user picked, or bytes the caller already has. The disk is the guest's /dev/vda
+ * (virtio-blk): a URL is read lazily with range requests, a File/Blob by slices; the guest's
+ * writes go to a copy-on-write overlay that the worker saves in IndexedDB when the guest
+ * flushes (src/worker/disk.ts) and restores on the next create() with the same image. The page
+ * can export the overlay (`exportDiskOverlay`), give one back (`diskOverlay`), or discard the
+ * saved changes (`discardDiskChanges`).
  *
- * Not supported: a disk is accepted and read but not attached to the guest (virtlite has no
- * virtio-blk device yet; create() says so in `MachineInfo.disk`); snapshots; more than one
+ * Not supported: more than one disk; snapshots; more than one
  * machine per worker at a time (create() replaces the previous machine); pooling the console
  * buffers (each batch is a fresh buffer, at most one per runner slice of ~20 ms).
  */
@@ -32,8 +36,14 @@ export type ImageKind = 'kernel' | 'initrd' | 'disk';
 export interface WorkerMachineConfig {
   readonly kernel: ImageSource;
   readonly initrd?: ImageSource;
-  /** Read and reported, not attached: there is no virtio-blk device yet. */
+  /** The guest's /dev/vda (virtio-blk over a copy-on-write overlay). */
   readonly disk?: ImageSource;
+  /** The guest sees the disk read-only. */
+  readonly diskReadOnly?: boolean;
+  /** Start from this exported overlay (CowOverlay.export) instead of the saved one. */
+  readonly diskOverlay?: ImageSource;
+  /** Save the overlay when the guest flushes and restore it next time (default true). */
+  readonly persistDisk?: boolean;
   /** Kernel command line (default: the machine's DEFAULT_CMDLINE). */
   readonly cmdline?: string;
   /** Guest RAM in bytes (default 256 MiB). */
@@ -51,8 +61,20 @@ export interface MachineInfo {
   readonly initrdBytes: number;
   readonly ramSize: number;
   readonly cmdline: string;
-  /** Present when a disk was given: its size and why it is not attached. */
-  readonly disk?: { readonly bytes: number; readonly attached: false; readonly reason: string };
+  /** Present when a disk was given. */
+  readonly disk?: DiskInfo;
+}
+
+/** The attached disk. */
+export interface DiskInfo {
+  /** The URL, the file name, "blob" or "bytes". */
+  readonly name: string;
+  readonly bytes: number;
+  readonly readOnly: boolean;
+  /** Flushes are saved and restored next time (the image has an identity and a store exists). */
+  readonly persistent: boolean;
+  /** Overlay chunks (4 KiB) restored from an earlier run or from `diskOverlay`. */
+  readonly restoredChunks: number;
 }
 
 export type WorkerState = 'empty' | 'loading' | 'created' | 'running' | 'paused' | 'poweroff' | 'error' | 'stopped';
@@ -85,7 +107,9 @@ export type WorkerEvent =
   /** The emulator failed; the machine is stopped for good. */
   | { readonly type: 'machine/error'; readonly message: string }
   /** stop() ended the run. */
-  | { readonly type: 'machine/stopped' };
+  | { readonly type: 'machine/stopped' }
+  /** The disk's overlay was saved (after a guest flush): its chunk count and size in bytes. */
+  | { readonly type: 'disk/saved'; readonly chunks: number; readonly bytes: number };
 
 /** The worker's API (every method is async across comlink). */
 export interface VmWorkerApi {
@@ -107,4 +131,8 @@ export interface VmWorkerApi {
   /** Bytes for the guest's serial console (transfer the buffer). */
   sendInput(bytes: Uint8Array): void;
   stats(): WorkerStats;
+  /** The disk's overlay (CowOverlay.export format; transferred), undefined without a disk. */
+  exportDiskOverlay(): Promise<Uint8Array | undefined>;
+  /** Deletes the saved overlay and stops saving; boot again to start from the unchanged image. */
+  discardDiskChanges(): Promise<void>;
 }

@@ -7,9 +7,10 @@
  *   <virtlite-vm kernel="kernels/bzImage" initrd="kernels/initramfs.cpio"
  *                cmdline="console=ttyS0" memory="128" autostart></virtlite-vm>
  *
- * Attributes (read by start()): kernel, initrd ("none" for no initrd), disk (read, not
- * attached: no virtio-blk yet), cmdline, memory (MiB), boot-protocol (64|32), deterministic,
- * boot-marker, prompt, font-size, autostart (start when connected).
+ * Attributes (read by start()): kernel, initrd ("none" for no initrd), disk (a URL: the guest's
+ * /dev/vda, read lazily; what the guest syncs is kept across page loads), disk-readonly,
+ * cmdline, memory (MiB), boot-protocol (64|32), deterministic, boot-marker, prompt, font-size,
+ * autostart (start when connected).
  *
  * Script API: `start(overrides?)`, `stop()`, `pause()`, `resume()`, `reset()`, `exec(cmd)`,
  * `waitFor(text)`, and the properties `vm` (the Vm), `handle` (the BrowserVm), `info`, `stage`,
@@ -17,7 +18,7 @@
  *
  * Events (CustomEvent, not bubbling; VirtliteVmEventMap has the `detail` types): `vm-progress`,
  * `vm-ready`, `vm-stage`, `vm-log`, `vm-booted` (after every boot, resets included), `vm-poweroff`,
- * `vm-error`, `vm-panic`.
+ * `vm-error`, `vm-panic`, `vm-disk-saved` (the guest flushed its disk and the changes are saved).
  *
  * Not supported: shadow DOM (xterm.js and its CSS live in the light DOM; the styles are
  * injected once into <head>), several terminals per VM, restoring a VM after the element is
@@ -54,6 +55,8 @@ function percent(loaded: number, total: number | undefined): string {
 export interface VirtliteVmEventMap {
   /** Bytes of an image read so far (total undefined when unknown). */
   'vm-progress': CustomEvent<{ image: ImageKind; loaded: number; total: number | undefined }>;
+  /** The disk's changes were saved after a guest flush: overlay chunks and bytes. */
+  'vm-disk-saved': CustomEvent<{ chunks: number; bytes: number }>;
   /** The machine is built (kernel in guest RAM). */
   'vm-ready': CustomEvent<{ info: MachineInfo }>;
   /** A new boot stage (./boot-stages.ts); index counts from 0 to count - 1. */
@@ -140,6 +143,7 @@ export class VirtliteVmElement extends HTMLElement {
     if (initrd !== undefined) options.initrd = initrd === '' || initrd === 'none' ? null : initrd;
     const disk = attr('disk');
     if (disk) options.disk = disk;
+    if (this.hasAttribute('disk-readonly')) options.diskReadOnly = true;
     const cmdline = attr('cmdline');
     if (cmdline !== undefined) options.cmdline = cmdline;
     const memory = attr('memory');
@@ -186,7 +190,11 @@ export class VirtliteVmElement extends HTMLElement {
         if (this.handle !== handle) return;
         this.info = info;
         this.tracker.loaded();
-        if (info.disk) terminal.message(`disk: ${info.disk.bytes} bytes read, not attached (${info.disk.reason})`);
+        if (info.disk) {
+          const d = info.disk;
+          const notes = [d.readOnly ? 'read-only' : '', d.restoredChunks ? `${d.restoredChunks} saved blocks restored` : '', d.persistent ? '' : 'changes not saved'];
+          terminal.message(`[virtlite: disk ${d.name} on /dev/vda${notes.filter(Boolean).map((n) => `, ${n}`).join('')}]`);
+        }
         this.emit('vm-ready', { info });
       },
       () => {}, // reported through the 'machine/error' event
@@ -217,6 +225,9 @@ export class VirtliteVmElement extends HTMLElement {
         this.setStatus(`error: ${e.message}`, true);
         this.terminal?.message(`error: ${e.message}`, 'error');
         this.emit('vm-error', { message: e.message });
+        break;
+      case 'disk/saved':
+        this.emit('vm-disk-saved', { chunks: e.chunks, bytes: e.bytes });
         break;
       case 'machine/stopped':
       case 'serial/output':

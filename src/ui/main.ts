@@ -5,12 +5,17 @@
  * instructions, uptime, worker load, boot time), and controls (pause, reset, memory size,
  * kernel command line, kernel/initrd/disk files).
  *
+ * Disk: a file or a URL from the settings (or `?disk=URL` in the page's address) is the guest's
+ * /dev/vda; what the guest syncs is saved in the browser and comes back on the next visit. The
+ * disk bar shows it and offers "Export changes" (the overlay as a file, which the settings take
+ * back) and "Discard changes" (forget the saved changes and boot again from the image).
+ *
  * Errors (a failed download, a refused kernel, an emulator failure, a guest kernel panic, an
  * uncaught page error) are shown in the page, which keeps working: boot again from the
  * settings, or reset.
  *
- * Not supported: attaching a disk (the file is read and reported, not attached: no virtio-blk
- * device yet); saving settings across reloads; several VMs on this page (see embed.html).
+ * Not supported: saving settings across reloads (a disk from the file picker must be picked
+ * again; its saved changes are found by name, size and date); several VMs on this page (see embed.html).
  */
 import './style.css';
 import type { BrowserVmOptions, WorkerStats } from '../api/browser.ts';
@@ -32,6 +37,12 @@ const stageText = $('stage');
 const memory = $<HTMLSelectElement>('memory');
 const cmdline = $<HTMLInputElement>('cmdline');
 const files = { kernel: $<HTMLInputElement>('kernel-file'), initrd: $<HTMLInputElement>('initrd-file'), disk: $<HTMLInputElement>('disk-file') };
+const diskUrl = $<HTMLInputElement>('disk-url');
+const diskOverlayFile = $<HTMLInputElement>('disk-overlay-file');
+const diskReadOnly = $<HTMLInputElement>('disk-readonly');
+const diskBar = $('disk');
+const diskName = $('disk-name');
+const diskState = $('disk-state');
 
 const MIB = 1024 * 1024;
 
@@ -94,11 +105,47 @@ vmElement.addEventListener('vm-stage', (e) => {
 
 vmElement.addEventListener('vm-ready', (e) => {
   const { info } = e.detail;
+  diskBar.hidden = !info.disk;
+  if (info.disk) {
+    const d = info.disk;
+    diskName.textContent = `${d.name} (${(d.bytes / MIB).toFixed(1)} MiB)`;
+    const restored = d.restoredChunks ? `${d.restoredChunks} changed blocks restored; ` : '';
+    diskState.textContent = d.readOnly ? 'read-only' : `${restored}${d.persistent ? 'changes are saved when the guest syncs' : 'changes are not saved'}`;
+  }
   if (!cmdline.value) cmdline.value = info.cmdline;
   memory.value = String(info.ramSize / MIB);
   pauseButton.disabled = false;
   pauseButton.textContent = 'Pause';
   document.title = `virtlite: ${info.kernel.split(',')[0]}`;
+});
+
+vmElement.addEventListener('vm-disk-saved', (e) => {
+  diskState.textContent = `changes saved (${e.detail.chunks} blocks, ${(e.detail.bytes / 1024).toFixed(0)} KiB)`;
+});
+
+$<HTMLButtonElement>('disk-export').addEventListener('click', () => {
+  const handle = vmElement.handle;
+  if (!handle) return;
+  handle.exportDiskOverlay().then(
+    (bytes) => {
+      if (!bytes) return;
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(new Blob([new Uint8Array(bytes)], { type: 'application/octet-stream' }));
+      link.download = 'virtlite-disk-changes.vlcow';
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    },
+    (err: unknown) => showError(err instanceof Error ? err.message : String(err)),
+  );
+});
+
+$<HTMLButtonElement>('disk-discard').addEventListener('click', () => {
+  const handle = vmElement.handle;
+  if (!handle) return;
+  handle.discardDiskChanges().then(
+    () => boot(lastOverrides), // the same disk, from the unchanged image
+    (err: unknown) => showError(err instanceof Error ? err.message : String(err)),
+  );
 });
 
 // --- statistics -----------------------------------------------------------------------------
@@ -152,8 +199,12 @@ vmElement.addEventListener('vm-panic', (e) => showError(e.detail.message));
 window.addEventListener('error', (e) => showError(`page error: ${e.message}`));
 window.addEventListener('unhandledrejection', (e) => showError(`page error: ${e.reason instanceof Error ? e.reason.message : String(e.reason)}`));
 
+let lastOverrides: Partial<BrowserVmOptions> = {};
+
 function boot(overrides: Partial<BrowserVmOptions> = {}): void {
+  lastOverrides = { ...overrides, diskOverlay: undefined }; // an imported overlay is used once
   errorBox.hidden = true;
+  diskBar.hidden = true;
   bootText = '';
   lastStats = undefined;
   pauseButton.disabled = true;
@@ -197,6 +248,10 @@ settings.addEventListener('submit', (e) => {
   if (kernel) overrides.kernel = kernel;
   if (initrd) overrides.initrd = initrd;
   if (disk) overrides.disk = disk;
+  else if (diskUrl.value.trim()) overrides.disk = diskUrl.value.trim();
+  const overlay = diskOverlayFile.files?.[0];
+  if (overlay && overrides.disk) overrides.diskOverlay = overlay;
+  if (diskReadOnly.checked) overrides.diskReadOnly = true;
   boot(overrides);
 });
 
@@ -206,4 +261,6 @@ $<HTMLButtonElement>('defaults').addEventListener('click', () => {
   boot();
 });
 
-boot();
+// ?disk=URL attaches a disk image at that address.
+const diskParam = new URLSearchParams(location.search).get('disk');
+boot(diskParam ? { disk: diskParam } : {});

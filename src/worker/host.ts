@@ -12,8 +12,13 @@
  * so an idle guest leaves the worker idle; `busyMs` in the stats counts the host time spent in
  * guest code, which is how the page and the tests see it.
  *
- * Not supported: a disk is read but not attached (no virtio-blk device yet); reset() after an
- * emulator error (the machine's state is suspect: create a new one); more than one machine.
+ * Disk: the guest's /dev/vda over a copy-on-write overlay (./disk.ts), read lazily; its overlay is
+ * saved when the guest flushes (./overlay-store.ts, IndexedDB when the worker has it) and
+ * restored by the next create() with the same image. The machine's `onWake` pokes the runner
+ * when a disk read completes while the guest sleeps.
+ *
+ * Not supported: more than one disk; reset() after an emulator error (the machine's state is
+ * suspect: create a new one); more than one machine.
  */
 import { transfer } from 'comlink';
 import { describeBzImage, parseBzImage } from '../machine/bzimage.ts';
@@ -21,9 +26,15 @@ import { DEFAULT_CMDLINE, Machine, type MachineConfig, type RunResult } from '..
 import { MachineRunner, type RunnerEvent } from '../machine/runner.ts';
 import type { ImageKind, MachineInfo, VmWorkerApi, WorkerEvent, WorkerMachineConfig, WorkerState, WorkerStats } from '../api/protocol.ts';
 import { loadImage } from './images.ts';
+import { WorkerDisk } from './disk.ts';
+import { IndexedDbOverlayStore, MemoryOverlayStore, type OverlayStore } from './overlay-store.ts';
 
-/** Why a disk is accepted but not attached (shown to the user as is). */
-export const DISK_NOT_ATTACHED = 'virtlite has no virtio-blk device yet: the disk was read but is not attached to the guest';
+export interface VmHostOptions {
+  /** Where disk overlays are saved (default: IndexedDB if the worker has it, else memory). */
+  store?: OverlayStore;
+  /** The fetch for URL disk images (tests). */
+  fetch?: typeof fetch;
+}
 
 /** A Machine that counts the host time spent running guest code. */
 class TimedMachine extends Machine {
@@ -59,6 +70,14 @@ export class VmHost implements VmWorkerApi {
   private pendingInput: Uint8Array[] = [];
   /** Cancels the downloads of the create() in progress. */
   private loading: AbortController | undefined;
+  private disk: WorkerDisk | undefined;
+  private readonly store: OverlayStore;
+  private readonly fetch: typeof fetch | undefined;
+
+  constructor(options: VmHostOptions = {}) {
+    this.store = options.store ?? (typeof indexedDB === 'undefined' ? new MemoryOverlayStore() : new IndexedDbOverlayStore());
+    this.fetch = options.fetch;
+  }
 
   subscribe(listener: (event: WorkerEvent) => unknown): void {
     this.listener = listener;
@@ -112,7 +131,10 @@ export class VmHost implements VmWorkerApi {
     this.loading = undefined;
     this.runner?.stop();
     this.runner = undefined;
+    // The old machine's disk requests in flight must not touch its memory any more.
+    for (const t of this.machine?.virtio ?? []) t.model.reset?.();
     this.machine = undefined;
+    this.disk = undefined;
     this.finished = undefined;
     this.serial = [];
     this.serialBytes = 0;
@@ -136,9 +158,27 @@ export class VmHost implements VmWorkerApi {
               },
               loading.signal,
             );
-      let kernel: Uint8Array | undefined, initrd: Uint8Array | undefined, disk: Uint8Array | undefined;
+      const log = (line: string) => {
+        if (generation === this.generation) this.emit({ type: 'machine/log', line });
+      };
+      const openDisk = async (): Promise<WorkerDisk | undefined> => {
+        if (config.disk === undefined) return undefined;
+        const overlay = await load('disk', config.diskOverlay);
+        return WorkerDisk.open(config.disk, {
+          store: this.store,
+          overlay,
+          persist: config.persistDisk,
+          log,
+          signal: loading.signal,
+          fetch: this.fetch,
+          onSaved: (chunks, bytes) => {
+            if (generation === this.generation) this.emit({ type: 'disk/saved', chunks, bytes });
+          },
+        });
+      };
+      let kernel: Uint8Array | undefined, initrd: Uint8Array | undefined, disk: WorkerDisk | undefined;
       try {
-        [kernel, initrd, disk] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), load('disk', config.disk)]);
+        [kernel, initrd, disk] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), openDisk()]);
       } catch (e) {
         loading.abort(); // one image failed: the others are not needed
         throw e;
@@ -157,24 +197,40 @@ export class VmHost implements VmWorkerApi {
         bootProtocol: config.bootProtocol,
         deterministic: config.deterministic,
         serialOutput: (chunk) => this.queueSerial(generation, chunk),
-        log: (line) => {
-          if (generation === this.generation) this.emit({ type: 'machine/log', line });
-        },
+        log,
+        disks: disk ? [{ backend: disk.base, overlay: disk.overlay, readOnly: config.diskReadOnly }] : [],
       };
       const machine = new TimedMachine(machineConfig);
       this.machine = machine;
-      this.runner = new MachineRunner(machine);
+      this.disk = disk;
+      const runner = new MachineRunner(machine);
+      this.runner = runner;
+      // A disk read that completes while the guest sleeps wakes the runner.
+      machine.onWake = () => runner.poke();
       this.state = 'created';
       for (const bytes of this.pendingInput) machine.sendInput(bytes);
       this.pendingInput = [];
-      if (disk) this.emit({ type: 'machine/log', line: `disk: ${disk.length} bytes read; ${DISK_NOT_ATTACHED}` });
+      if (disk) {
+        const restored = disk.restoredChunks ? `, ${disk.restoredChunks} changed blocks restored` : '';
+        log(`disk: ${disk.name} (${disk.base.size} bytes) on /dev/vda${config.diskReadOnly ? ', read-only' : ''}${restored}`);
+      }
       return {
         kernel: describeBzImage(image),
         kernelBytes: kernel.length,
         initrdBytes: initrd?.length ?? 0,
         ramSize: machine.ramSize,
         cmdline,
-        ...(disk ? { disk: { bytes: disk.length, attached: false, reason: DISK_NOT_ATTACHED } as const } : {}),
+        ...(disk
+          ? {
+              disk: {
+                name: disk.name,
+                bytes: disk.base.size,
+                readOnly: config.diskReadOnly === true,
+                persistent: disk.persistent,
+                restoredChunks: disk.restoredChunks,
+              },
+            }
+          : {}),
       };
     } catch (e) {
       if (generation === this.generation) this.state = 'empty';
@@ -241,6 +297,15 @@ export class VmHost implements VmWorkerApi {
   sendInput(bytes: Uint8Array): void {
     if (this.runner) this.runner.sendInput(bytes);
     else this.pendingInput.push(bytes);
+  }
+
+  async exportDiskOverlay(): Promise<Uint8Array | undefined> {
+    const bytes = this.disk?.overlay.export();
+    return bytes ? transfer(bytes, [bytes.buffer]) : undefined;
+  }
+
+  async discardDiskChanges(): Promise<void> {
+    await this.disk?.discard();
   }
 
   stats(): WorkerStats {
