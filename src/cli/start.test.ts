@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTestDisk } from '../../guest/test-disk.ts';
+import { startRelay } from '../devices/net/relay.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'virtlite-cli-'));
@@ -68,5 +69,48 @@ describe('npm start', () => {
     const missing = start(['--disk', join(dir, 'no-such.img')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot open disk .*no-such\.img: ENOENT/);
+  });
+});
+
+describe('npm start --net', () => {
+  it('puts eth0 on a WebSocket relay: the guest ARPs through it and gets the answer injected there', async () => {
+    const relay = await startRelay();
+    const ip = (f: Uint8Array, at: number) => Array.from(f.subarray(at, at + 4)).join('.');
+    let arpRequests = 0;
+    let echoRequests = 0;
+    let guestMac: Uint8Array | undefined;
+    const station = Uint8Array.of(0x52, 0x54, 0x00, 0xee, 0xee, 0x02);
+    relay.onFrame = (f) => {
+      if (f[12] === 0x08 && f[13] === 0x06 && f[21] === 1 && ip(f, 38) === '10.0.2.1') {
+        // who-has 10.0.2.1: answer for the station, from behind the relay
+        arpRequests++;
+        guestMac = f.slice(6, 12);
+        relay.inject(Uint8Array.from([...guestMac, ...station, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2, ...station, 10, 0, 2, 1, ...guestMac, ...f.subarray(28, 32)]));
+      }
+      if (f[12] === 0x08 && f[13] === 0x00 && f[23] === 1 && f[34] === 8 && Array.from(f.subarray(0, 6)).join() === Array.from(station).join()) echoRequests++;
+    };
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/start.ts', '--net', relay.url, '--timeout', '160'], { cwd: root });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stdin.end('ifconfig eth0 10.0.2.2 netmask 255.255.255.0 up; ping -c 2 -W 2 10.0.2.1; cat /sys/class/net/eth0/address\npoweroff\n');
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stdout).toBe(0);
+      expect(arpRequests).toBeGreaterThanOrEqual(1);
+      // The guest learned the station's MAC from the injected reply: its echo requests go there.
+      expect(echoRequests).toBe(2);
+      expect(stdout).toContain(Array.from(guestMac!, (b) => b.toString(16).padStart(2, '0')).join(':'));
+    } finally {
+      await relay.close();
+    }
+  }, 180_000);
+
+  it('refuses a bad --net and a relay that is not there', () => {
+    const bad = start(['--net', 'tap0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--net must be none or ws:/);
+    const gone = start(['--net', 'ws://127.0.0.1:1/']);
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(/cannot connect --net ws:\/\/127\.0\.0\.1:1\/: .*ECONNREFUSED/);
   });
 });

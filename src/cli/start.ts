@@ -15,6 +15,8 @@ import { KernelLoadError } from '../machine/loader.ts';
 import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, MachineConfigError } from '../machine/machine.ts';
 import { startLocalVm, type LocalVm } from '../api/local.ts';
 import { NodeFileBackend } from '../api/node-disk.ts';
+import { NullNet, type NetBackend } from '../devices/net/backend.ts';
+import { NodeWebSocketNet } from '../devices/net/websocket-node.ts';
 
 const DEFAULT_KERNEL = new URL('../../public/kernels/bzImage', import.meta.url);
 const DEFAULT_INITRD = new URL('../../public/kernels/initramfs.cpio', import.meta.url);
@@ -36,6 +38,9 @@ const USAGE = `usage: npm start -- [options]
   --disk PATH            a raw disk image on virtio-blk (/dev/vda, then vdb, ...; repeatable);
                          the guest's writes go to a copy-on-write overlay, the file is not changed
   --disk-ro              make the disks read-only for the guest
+  --net ws://HOST:PORT/  a virtio-net card (eth0, then eth1, ...; repeatable) whose Ethernet
+                         frames go over a WebSocket to a relay, one binary message per frame;
+                         --net none: a card with nothing on the other end
   --timeout SECONDS      stop with exit status ${EXIT_TIMEOUT} after this much host time
   --verbose              print boot stages and machine events on stderr
   --help                 this text
@@ -67,6 +72,7 @@ function parse() {
         deterministic: { type: 'boolean' },
         disk: { type: 'string', multiple: true },
         'disk-ro': { type: 'boolean' },
+        net: { type: 'string', multiple: true },
         timeout: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
@@ -112,6 +118,22 @@ async function main(): Promise<void> {
     }
   });
 
+  const nics: { backend: NetBackend }[] = [];
+  for (const spec of values.net ?? []) {
+    if (spec === 'none') {
+      nics.push({ backend: new NullNet() });
+      continue;
+    }
+    if (!spec.startsWith('ws://')) fail(`--net must be none or ws://HOST:PORT/ (got ${spec})`, EXIT_USAGE);
+    const ws = new NodeWebSocketNet(spec);
+    try {
+      await ws.ready;
+    } catch (e) {
+      fail(`cannot connect --net ${spec}: ${e instanceof Error ? e.message : String(e)}`, EXIT_USAGE);
+    }
+    nics.push({ backend: ws });
+  }
+
   const out = process.stdout;
   let local: LocalVm;
   try {
@@ -123,6 +145,7 @@ async function main(): Promise<void> {
       bootProtocol: protocol,
       deterministic: values.deterministic,
       disks,
+      nics,
       log: values.verbose ? (line) => process.stderr.write(`virtlite: ${line}\n`) : undefined,
     });
   } catch (e) {
@@ -171,6 +194,7 @@ async function main(): Promise<void> {
   }, timeout * 1000);
   const end = await local.finished;
   clearTimeout(timer);
+  for (const nic of nics) nic.backend.close?.();
   if (tty) stdin.setRawMode(false);
   stdin.pause();
   let code = 0;

@@ -57,3 +57,12 @@ export function macKey(frame: Uint8Array, offset: number): number {
   for (let i = 0; i < ETH_ALEN; i++) v = v * 256 + (frame[offset + i] ?? 0);
   return v;
 }
+
+/** The "none" backend: a NIC with its link up and nothing on the other end (frames are dropped). */
+export class NullNet implements NetBackend {
+  dropped = 0;
+  send(): void {
+    this.dropped++;
+  }
+  onReceive(): void {}
+}
