@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,40 @@ describe('npm start', () => {
     const missing = start(['--disk', join(dir, 'no-such.img')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot open disk .*no-such\.img: ENOENT/);
+  });
+});
+
+describe('npm start --overlay', () => {
+  it('keeps what the guest synced in the overlay file (saved at flush and exit); the image never changes', () => {
+    const image = join(dir, 'disk-ov.img');
+    makeTestDisk(image);
+    const before = readFileSync(image);
+    const overlay = join(dir, 'disk-ov.vlcow');
+    const note = 'kept-in-the-overlay-file';
+    const r = start(['--disk', image, '--overlay', overlay, '--verbose'], `mount /dev/vda /mnt && echo ${note} > /mnt/note.txt && sync && echo synced=$?\npoweroff\n`);
+    expect(r.stdout).toContain('synced=0');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/overlay .*disk-ov\.vlcow for .*: 0 changed blocks/);
+    expect(readFileSync(image).equals(before)).toBe(true);
+    const saved = readFileSync(overlay);
+    expect(saved.subarray(0, 6).toString()).toBe('VLCOW1');
+    expect(saved.includes(note)).toBe(true);
+    // Started again, the overlay is loaded (the guest's view is the image plus these blocks).
+    const again = start(['--disk', image, '--overlay', overlay, '--verbose', '--timeout', '1']);
+    expect(again.stderr).toMatch(new RegExp(`overlay .* ${saved.readUInt32LE(12)} changed blocks`));
+  }, 180_000);
+
+  it('refuses an --overlay without a --disk and a file that is not an overlay', () => {
+    const lonely = start(['--overlay', join(dir, 'x.vlcow')]);
+    expect(lonely.code).toBe(2);
+    expect(lonely.stderr).toMatch(/each --overlay needs a --disk/);
+    const image = join(dir, 'disk-bad.img');
+    writeFileSync(image, new Uint8Array(4096));
+    const bad = join(dir, 'bad.vlcow');
+    writeFileSync(bad, 'nope');
+    const r = start(['--disk', image, '--overlay', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot use overlay .*bad\.vlcow: not a virtlite overlay/);
   });
 });
 

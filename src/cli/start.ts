@@ -15,6 +15,7 @@ import { KernelLoadError } from '../machine/loader.ts';
 import { DEFAULT_CMDLINE, MAX_RAM_SIZE, MIN_RAM_SIZE, MachineConfigError } from '../machine/machine.ts';
 import { startLocalVm, type LocalVm } from '../api/local.ts';
 import { NodeFileBackend } from '../api/node-disk.ts';
+import { openOverlayFile, type OverlayFile } from './overlay-file.ts';
 import { NullNet, type NetBackend } from '../devices/net/backend.ts';
 import { NodeWebSocketNet } from '../devices/net/websocket-node.ts';
 
@@ -38,6 +39,9 @@ const USAGE = `usage: npm start -- [options]
   --disk PATH            a raw disk image on virtio-blk (/dev/vda, then vdb, ...; repeatable);
                          the guest's writes go to a copy-on-write overlay, the file is not changed
   --disk-ro              make the disks read-only for the guest
+  --overlay FILE         keep the guest's writes to the disk of the same position (first
+                         --overlay: first --disk) in FILE: loaded at start if it exists, saved
+                         when the guest flushes (sync) and at exit; the image is not changed
   --net ws://HOST:PORT/  a virtio-net card (eth0, then eth1, ...; repeatable) whose Ethernet
                          frames go over a WebSocket to a relay, one binary message per frame;
                          --net none: a card with nothing on the other end
@@ -72,6 +76,7 @@ function parse() {
         deterministic: { type: 'boolean' },
         disk: { type: 'string', multiple: true },
         'disk-ro': { type: 'boolean' },
+        overlay: { type: 'string', multiple: true },
         net: { type: 'string', multiple: true },
         timeout: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
@@ -109,12 +114,25 @@ async function main(): Promise<void> {
   }
   const initrd = values.initrd === '' ? undefined : readInput(values.initrd ?? DEFAULT_INITRD, 'initrd');
   if (values['disk-ro'] && !values.disk) fail('--disk-ro needs a --disk', EXIT_USAGE);
-  const disks = (values.disk ?? []).map((path) => {
+  if ((values.overlay ?? []).length > (values.disk ?? []).length) fail('each --overlay needs a --disk', EXIT_USAGE);
+  const overlayFiles: OverlayFile[] = [];
+  const disks = (values.disk ?? []).map((path, i) => {
+    let backend: NodeFileBackend;
     try {
-      return { backend: new NodeFileBackend(path), readOnly: values['disk-ro'] === true };
+      backend = new NodeFileBackend(path);
     } catch (e) {
       const reason = e instanceof Error && 'code' in e ? String(e.code) : String(e);
       return fail(`cannot open disk ${path}: ${reason}`, EXIT_USAGE);
+    }
+    const overlayPath = values.overlay?.[i];
+    if (overlayPath === undefined) return { backend, readOnly: values['disk-ro'] === true };
+    try {
+      const file = openOverlayFile(overlayPath, backend);
+      overlayFiles.push(file);
+      if (values.verbose) process.stderr.write(`virtlite: overlay ${overlayPath} for ${path}: ${file.restoredChunks} changed blocks\n`);
+      return { backend, readOnly: values['disk-ro'] === true, overlay: file.overlay };
+    } catch (e) {
+      return fail(`cannot use overlay ${overlayPath}: ${e instanceof Error ? e.message : String(e)}`, EXIT_USAGE);
     }
   });
 
@@ -194,6 +212,13 @@ async function main(): Promise<void> {
   }, timeout * 1000);
   const end = await local.finished;
   clearTimeout(timer);
+  for (const file of overlayFiles) {
+    try {
+      file.save(); // writes the guest did not flush are kept too
+    } catch (e) {
+      process.stderr.write(`\nvirtlite: cannot save overlay ${file.path}: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
   for (const nic of nics) nic.backend.close?.();
   if (tty) stdin.setRawMode(false);
   stdin.pause();
