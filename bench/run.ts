@@ -4,11 +4,15 @@
  *
  * - interpreter MIPS on guest-code workloads (bench/cpu.ts), target >= 50 MIPS in Node;
  * - the default guest's boot to its shell marker on virtlite (Node, this process) and on the
- *   reference, QEMU microvm (TCG), with the ratio between them.
+ *   reference, QEMU microvm (TCG), with the ratio between them;
+ * - VM-to-VM network throughput: two guests on one switch, an HTTP download (bench/net.ts).
+ *
+ * `npm run bench -- net` runs the network part only.
  */
 import { WORKLOADS, mips } from './cpu.ts';
 import { referenceBoot } from '../guest/reference-boot.ts';
 import { createVM } from '../src/api/node.ts';
+import { netThroughput } from './net.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TARGET_MIPS = 50;
@@ -18,7 +22,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
+const NET_MEGABYTES = Number(process.env.BENCH_NET_MB ?? 8);
+
+async function network(): Promise<void> {
+  console.log(`\nVM-to-VM network (two guests on one NetSwitch, wget of ${NET_MEGABYTES} MiB from busybox httpd)`);
+  const r = await netThroughput(NET_MEGABYTES, RUNS);
+  console.log(`  median ${median(r.mbps).toFixed(1)} Mbit/s   (runs: ${r.mbps.map((m) => m.toFixed(1)).join(', ')}; ${r.frames} frames switched)`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'net') return network();
   console.log('interpreter (Node, long mode, paging on)');
   const rates: number[] = [];
   for (const [name, source] of Object.entries(WORKLOADS)) {
@@ -53,6 +66,7 @@ async function main(): Promise<void> {
   const insns = median(boots.map((b) => b.minsn));
   console.log(`  median ${boot.toFixed(2)} s, ${insns.toFixed(0)} M instructions (${(insns / boot).toFixed(1)} MIPS over the boot)`);
   console.log(`  ratio to the QEMU TCG reference: ${(boot / reference).toFixed(1)}x slower`);
+  await network();
 }
 
 main().catch((e: unknown) => {
