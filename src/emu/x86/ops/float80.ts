@@ -141,21 +141,6 @@ export class DivRem {
 }
 export const divRem = new DivRem();
 
-/** One restoring step: if the remainder is at least bh·2^32 + bl, subtracts it and returns 1; else 0. */
-export function divRemSubtract(bh: number, bl: number): number {
-  const r = divRem;
-  if (r.hi < bh || (r.hi === bh && r.lo < bl)) return 0;
-  let l = r.lo - bl;
-  let borrow = 0;
-  if (l < 0) {
-    l += TWO32;
-    borrow = 1;
-  }
-  r.hi = r.hi - bh - borrow;
-  r.lo = l;
-  return 1;
-}
-
 /** Doubles the remainder. */
 export function divRemDouble(): void {
   const r = divRem;
@@ -169,15 +154,26 @@ export function divRemDouble(): void {
  */
 export function divRemQuotient(bh: number, bl: number, steps: number): void {
   const r = divRem;
+  let rh = r.hi; // in locals: this is the inner loop of FDIV and FPREM
+  let rl = r.lo;
   let qh = 0;
   let ql = 0;
   for (let i = 0; ; i++) {
-    const bit = divRemSubtract(bh, bl);
+    let bit = 0;
+    if (rh > bh || (rh === bh && rl >= bl)) {
+      const l = rl - bl;
+      rh -= bh + (l < 0 ? 1 : 0);
+      rl = l < 0 ? l + TWO32 : l;
+      bit = 1;
+    }
     qh = ((qh << 1) | (ql >>> 31)) >>> 0;
     ql = ((ql << 1) | bit) >>> 0;
     if (i === steps) break;
-    divRemDouble();
+    rh = rh * 2 + (rl >>> 31);
+    rl = (rl << 1) >>> 0;
   }
+  r.hi = rh;
+  r.lo = rl;
   r.qHi = qh;
   r.qLo = ql;
 }
@@ -205,10 +201,10 @@ export function divRemRoundUp(bh: number, bl: number, odd: boolean): boolean {
 
 /** Sets the remainder to 2·b − a (for 2·b > a). */
 export function divRemTwiceMinus(bh: number, bl: number, ah: number, al: number): void {
-  divRem.hi = bh;
-  divRem.lo = bl;
-  divRemDouble();
-  divRemSubtract(ah, al);
+  const hi = bh * 2 + (bl >>> 31);
+  const l = ((bl << 1) >>> 0) - al;
+  divRem.hi = hi - ah - (l < 0 ? 1 : 0);
+  divRem.lo = l < 0 ? l + TWO32 : l;
 }
 
 /** Sets x to the QNaN floating-point indefinite (0xFFFF_C000000000000000). */

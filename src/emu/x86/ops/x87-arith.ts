@@ -26,7 +26,7 @@ import { F80 } from './float80.ts';
 const {
   BIAS, CLS_DENORMAL, CLS_INF, CLS_QNAN, CLS_SNAN, CLS_UNSUPPORTED, CLS_ZERO, EXT_EMAX, EXT_EMIN, FCW_PC_SHIFT,
   FCW_RC_SHIFT, FSW_C0, FSW_C1, FSW_C2, FSW_C3, FSW_DE, FSW_IE, FSW_PE, FSW_ZE, RC_DOWN, divRem, divRemDouble,
-  divRemQuotient, divRemRoundUp, divRemSubtract, divRemTwiceMinus, fpStatus, normalize, roundPack, roundToInteger,
+  divRemQuotient, divRemRoundUp, divRemTwiceMinus, fpStatus, normalize, roundPack, roundToInteger,
   setIndefinite, shiftRight,
 } = float80;
 
@@ -297,12 +297,8 @@ function divFinite(a: F80, b: F80, r: F80, sign: number): number {
   r.hi = rem.qHi;
   r.lo = rem.qLo;
   divRemDouble();
-  let qe = 0;
-  for (let i = 64; i < 96; i++) {
-    if (divRemSubtract(bh, bl)) qe |= 1 << (95 - i);
-    divRemDouble();
-  }
-  return (qe | (rem.hi !== 0 || rem.lo !== 0 ? 1 : 0)) >>> 0;
+  divRemQuotient(bh, bl, 31);
+  return (rem.qLo | (rem.hi !== 0 || rem.lo !== 0 ? 1 : 0)) >>> 0;
 }
 
 /** FSQRT: r = √a, rounded per the control word (precision control applies). */
@@ -327,17 +323,25 @@ export function sqrt(a: F80, ca: number, fcw: number, r: F80): boolean {
   const k = a.exp - BIAS;
   const odd = k & 1;
   const shift = 67 + odd;
-  const rem = divRem; // the remainder (up to 36 bits)
-  rem.hi = 0;
-  rem.lo = 0;
+  let rHi = 0; // remainder: rHi (up to 36 bits) · 2^32 + rLo
+  let rLo = 0;
   let qHi = 0; // root: qHi (up to 34 bits) · 2^32 + qLo
   let qLo = 0;
   for (let j = 65; j >= 0; j--) {
     const m = 2 * j - shift; // significand bit of M's bit 2j
     const pair = (sigBit(a, m + 1) << 1) | sigBit(a, m);
-    rem.hi = rem.hi * 4 + (rem.lo >>> 30);
-    rem.lo = ((rem.lo << 2) | pair) >>> 0;
-    const bit = divRemSubtract(qHi * 4 + (qLo >>> 30), ((qLo << 2) | 1) >>> 0);
+    rHi = rHi * 4 + (rLo >>> 30);
+    rLo = ((rLo << 2) | pair) >>> 0;
+    // Trial subtraction of t = 4·root + 1.
+    const tHi = qHi * 4 + (qLo >>> 30);
+    const tLo = ((qLo << 2) | 1) >>> 0;
+    let bit = 0;
+    if (rHi > tHi || (rHi === tHi && rLo >= tLo)) {
+      const l = rLo - tLo;
+      rHi -= tHi + (l < 0 ? 1 : 0);
+      rLo = l < 0 ? l + TWO32 : l;
+      bit = 1;
+    }
     qHi = qHi * 2 + (qLo >>> 31);
     qLo = ((qLo << 1) | bit) >>> 0;
   }
@@ -345,7 +349,7 @@ export function sqrt(a: F80, ca: number, fcw: number, r: F80): boolean {
   r.exp = (k - odd) / 2 + BIAS;
   r.hi = Math.floor(qHi / 4);
   r.lo = (((qHi % 4) << 30) | (qLo >>> 2)) >>> 0;
-  const ext = (((qLo & 3) << 30) | (rem.hi !== 0 || rem.lo !== 0 ? 1 : 0)) >>> 0;
+  const ext = (((qLo & 3) << 30) | (rHi !== 0 || rLo !== 0 ? 1 : 0)) >>> 0;
   return finish(r, ext, precisionOf(fcw), fcw);
 }
 
