@@ -129,9 +129,9 @@ export class FpStatus {
 export const fpStatus = new FpStatus();
 
 /**
- * The running remainder of the restoring divisions (FDIV, FSQRT, FPREM/FPREM1 and the argument
- * reduction of FSIN/FCOS/FPTAN): hi (up to 2^36) and lo (32 bits), both unsigned; qHi:qLo hold
- * the quotient bits of the last divRemQuotient().
+ * The running remainder of the restoring divisions (FDIV, FPREM/FPREM1 and the argument reduction
+ * of FSIN/FCOS/FPTAN): hi (up to 2^33) and lo (32 bits), both unsigned; qHi:qLo hold the quotient
+ * bits of the last divRemQuotient().
  */
 export class DivRem {
   hi = 0;
