@@ -18,7 +18,7 @@ import {
 import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, TF, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
-import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, EXEC_PAGE_MASK, Mmu } from './mmu.ts';
+import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, DR, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
   RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE,
@@ -29,7 +29,7 @@ export { VEC_DE, VEC_DB, VEC_BP, VEC_UD, VEC_NM, VEC_DF, VEC_TS, VEC_NP, VEC_SS 
 
 /** A decoded instruction in the cache, with its bound semantics. */
 export class CachedInsn extends Insn {
-  exec: Handler = () => {};
+  exec: Handler = raiseUD;
   /** Handler parameter chosen at bind time (ALU operation, condition code, ...). */
   aux = 0;
   /**
@@ -160,7 +160,6 @@ export class Cpu extends Mmu {
   /** Called after a WRMSR the CPU stored (the machine watches kvmclock and APIC MSRs). */
   onMsrWrite: ((msr: number, lo: number, hi: number) => void) | undefined = undefined;
 
-  private readonly decodeScratch = new CachedInsn();
   private readonly fetchBuf = new Uint8Array(32);
 
   /** Raises the NMI input (edge): delivered at the next instruction boundary, wakes HLT. */
@@ -598,7 +597,7 @@ export class Cpu extends Mmu {
       linHi = 0;
     }
     const phys = this.translate(linLo, linHi, ACCESS_EXEC);
-    this.execPages[(linLo >>> 12) & EXEC_PAGE_MASK] = 1;
+    this.noteExecPage(linLo, linHi);
     const page = Math.floor(phys / 4096);
     const off = phys & 0xfff;
     const bits = this.codeBits;
@@ -607,7 +606,8 @@ export class Cpu extends Mmu {
     if (hit !== undefined && hit.mode === bits) return hit;
     if (phys >= this.ramSize) this.fault(13, 0); // executing from MMIO is not supported
     // Decode from the page; on NEED_MORE fetch the next page through the MMU (which may fault).
-    const d = this.decodeScratch;
+    // Decoded straight into the new cache entry (decode() overwrites every field).
+    const d = new CachedInsn();
     let crossing = false;
     decode(this.u8, RAM_OFFSET + phys, 4096 - off, bits, d);
     if (d.status === DECODE_NEED_MORE) {
@@ -623,8 +623,7 @@ export class Cpu extends Mmu {
       crossing = true;
     }
     if (d.status === DECODE_TOO_LONG) this.fault(13, 0);
-    const e = new CachedInsn();
-    Object.assign(e, d);
+    const e = d;
     if (d.status !== DECODE_OK) {
       e.exec = raiseUD;
     } else {

@@ -92,6 +92,11 @@ if (T_TAG_LO !== TLB_TAG_LO >> 2 || T_TAG_HI !== TLB_TAG_HI >> 2 || T_PHYS !== T
 /** Size - 1 of Mmu.execPages. */
 export const EXEC_PAGE_MASK = 4095;
 
+/** Mmu.execPages slot states. */
+const EXEC_SLOT_EMPTY = 0;
+const EXEC_SLOT_ONE = 1;
+const EXEC_SLOT_MANY = 2;
+
 /** Thrown (the one instance) when an instruction raises an exception; see Cpu.fault. */
 export const CPU_FAULT = { fault: true };
 
@@ -170,14 +175,40 @@ export class Mmu {
   /**
    * Linear pages code was fetched from, hashed (page & EXEC_PAGE_MASK): instruction links
    * depend only on their translations, so INVLPG of any other page keeps every link (Linux
-   * INVLPGs data pages by the tens of thousands while it boots).
+   * INVLPGs data pages by the tens of thousands while it boots). A slot is EXEC_SLOT_EMPTY,
+   * EXEC_SLOT_ONE (the page in execTagLo/execTagHi) or EXEC_SLOT_MANY (several pages share
+   * it: any INVLPG hashing there counts). The exact tags matter: kernel text alone fills
+   * half of the slots, and hashed-only hits made one INVLPG in eight drop every link.
    */
   readonly execPages = new Uint8Array(EXEC_PAGE_MASK + 1);
+  private readonly execTagLo = new Int32Array(EXEC_PAGE_MASK + 1);
+  private readonly execTagHi = new Int32Array(EXEC_PAGE_MASK + 1);
+
+  /** Records that code is fetched from the linear page holding (lo, hi). */
+  noteExecPage(lo: number, hi: number): void {
+    const slot = (lo >>> 12) & EXEC_PAGE_MASK;
+    const state = this.execPages[slot]!;
+    if (state === EXEC_SLOT_EMPTY) {
+      this.execPages[slot] = EXEC_SLOT_ONE;
+      this.execTagLo[slot] = lo >>> 12;
+      this.execTagHi[slot] = hi;
+    } else if (state === EXEC_SLOT_ONE && (this.execTagLo[slot] !== lo >>> 12 || this.execTagHi[slot] !== hi)) {
+      this.execPages[slot] = EXEC_SLOT_MANY;
+    }
+  }
+
+  /** Whether code may have been fetched from the linear page holding (lo, hi). */
+  private isExecPage(lo: number, hi: number): boolean {
+    const slot = (lo >>> 12) & EXEC_PAGE_MASK;
+    const state = this.execPages[slot]!;
+    return state === EXEC_SLOT_MANY ||
+      (state === EXEC_SLOT_ONE && this.execTagLo[slot] === lo >>> 12 && this.execTagHi[slot] === hi);
+  }
 
   /** Drops every entry (or every non-global one). */
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
-    this.execPages.fill(0);
+    this.execPages.fill(EXEC_SLOT_EMPTY);
     if (includingGlobal) this.largeInTlb = false;
     i32[ATTENTION >> 2] = 1;
     this.codeEpoch++; // instruction links assume unchanged translations
@@ -218,7 +249,7 @@ export class Mmu {
   /** INVLPG: drops the translation of the page holding (lo, hi), a large page included. */
   flushPage(lo: number, hi: number): void {
     const i32 = this.i32;
-    if (this.execPages[(lo >>> 12) & EXEC_PAGE_MASK]) {
+    if (this.isExecPage(lo, hi)) {
       // A page code came from: links into it may now be stale.
       i32[ATTENTION >> 2] = 1;
       this.codeEpoch++;
