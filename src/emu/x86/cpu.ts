@@ -90,6 +90,10 @@ export const STOP_SHUTDOWN = 4;
 /** An emulator bug (a host exception inside an instruction): see Cpu.internalError. */
 export const STOP_INTERNAL_ERROR = 5;
 
+/** Results of Cpu.attention() and Cpu.exception() besides the STOP_* reasons. */
+const BOUNDARY_RUN = -1;
+const BOUNDARY_DELIVERED = -2;
+
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
 /** DR6.BS: the debug exception was a single-step trap. */
 const DR6_BS = 1 << 14;
@@ -662,59 +666,9 @@ export class Cpu extends Mmu {
           e = undefined;
           previous = undefined;
           long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
-          i32[I_ATTENTION] = 0;
-          if (this.singleStep && !this.interruptShadow) {
-            // Single-step trap (SDM Vol. 3B 18.3.1.4): TF was set when the instruction that
-            // just completed started. #DB with DR6.BS, RIP after that instruction. It comes
-            // before external interrupts; delivery clears TF, so the handler is not stepped.
-            // After MOV SS/POP SS (the shadow) it waits one more instruction.
-            this.singleStep = false;
-            this.i32[(DR >> 2) + 12] = this.i32[(DR >> 2) + 12]! | DR6_BS;
-            if (this.stopOnFault) {
-              this.stopVector = 1;
-              this.stopError = -1;
-              return STOP_FAULT;
-            }
-            if (!this.raise(1, -1, false)) {
-              this.shutdown = true;
-              return STOP_SHUTDOWN;
-            }
-            i32[I_ATTENTION] = 1;
-            continue;
-          }
-          if (this.interruptShadow) {
-            this.interruptShadow = false;
-            i32[I_ATTENTION] = 1; // look again after the next instruction
-          } else if (this.nmiPending && !this.nmiBlocked) {
-            // NMI: not masked by IF, blocked until the handler's IRET (SDM Vol. 3A 6.7.1).
-            this.nmiPending = false;
-            this.nmiBlocked = true;
-            this.halted = false;
-            if (!this.raise(2, -1, false, true)) {
-              this.shutdown = true;
-              return STOP_SHUTDOWN;
-            }
-            continue;
-          } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
-            this.halted = false;
-            const vector = this.interrupts.acknowledge();
-            if (!this.raise(vector, -1, false, true)) {
-              this.shutdown = true;
-              return STOP_SHUTDOWN;
-            }
-            continue;
-          }
-          if (this.shutdown) return STOP_SHUTDOWN;
-          if (this.isHalted) {
-            i32[I_ATTENTION] = 1; // still halted: look again next time
-            return STOP_HALT;
-          }
-          if ((i32[I_RFLAGS]! & TF) !== 0 && !this.interruptShadow) {
-            // The next instruction runs with TF set: trap after it (the attention word stays
-            // raised while single-stepping, so this boundary check runs after every step).
-            this.singleStep = true;
-            i32[I_ATTENTION] = 1;
-          }
+          const next = this.attention();
+          if (next === BOUNDARY_DELIVERED) continue;
+          if (next !== BOUNDARY_RUN) return next;
         }
         try {
           if (e === undefined) {
@@ -753,23 +707,13 @@ export class Cpu extends Mmu {
             e = e.branchEpoch === epoch && e.branchLo === nextLo && e.branchHi === nextHi ? e.branch : undefined;
           }
         } catch (err) {
-          if (err !== CPU_FAULT) {
-            // An emulator bug must not take the host down: stop with a clear report.
-            this.internalError = err instanceof Error ? err : new Error(String(err));
-            return STOP_INTERNAL_ERROR;
-          }
           e = undefined;
           previous = undefined;
           executed++;
-          this.singleStep = false; // the instruction did not complete: no single-step trap
-          if (this.stopOnFault) {
-            this.stopVector = this.faultVector;
-            this.stopError = this.faultError;
-            return STOP_FAULT;
-          }
-          if (!this.raise(this.faultVector, this.faultError, false)) {
-            this.shutdown = true;
-            return STOP_SHUTDOWN;
+          const next = this.exception(err);
+          if (next !== BOUNDARY_RUN) {
+            if (next === STOP_INTERNAL_ERROR) executed--; // the instruction did not run
+            return next;
           }
         }
       }
@@ -777,6 +721,93 @@ export class Cpu extends Mmu {
     } finally {
       this.instructions += executed;
     }
+  }
+
+  /**
+   * The instruction boundary with the attention word raised: single-step trap, interrupt
+   * shadow, NMI, maskable interrupts, shutdown and HLT. Returns BOUNDARY_RUN (execute the
+   * next instruction), BOUNDARY_DELIVERED (an event was delivered: look again) or a STOP_*
+   * reason. Kept out of run() so that its rarely taken paths never deoptimise the loop.
+   */
+  private attention(): number {
+    const i32 = this.i32;
+    i32[I_ATTENTION] = 0;
+    if (this.singleStep && !this.interruptShadow) {
+      // Single-step trap (SDM Vol. 3B 18.3.1.4): TF was set when the instruction that
+      // just completed started. #DB with DR6.BS, RIP after that instruction. It comes
+      // before external interrupts; delivery clears TF, so the handler is not stepped.
+      // After MOV SS/POP SS (the shadow) it waits one more instruction.
+      this.singleStep = false;
+      i32[(DR >> 2) + 12] = i32[(DR >> 2) + 12]! | DR6_BS;
+      if (this.stopOnFault) {
+        this.stopVector = 1;
+        this.stopError = -1;
+        return STOP_FAULT;
+      }
+      if (!this.raise(1, -1, false)) {
+        this.shutdown = true;
+        return STOP_SHUTDOWN;
+      }
+      i32[I_ATTENTION] = 1;
+      return BOUNDARY_DELIVERED;
+    }
+    if (this.interruptShadow) {
+      this.interruptShadow = false;
+      i32[I_ATTENTION] = 1; // look again after the next instruction
+    } else if (this.nmiPending && !this.nmiBlocked) {
+      // NMI: not masked by IF, blocked until the handler's IRET (SDM Vol. 3A 6.7.1).
+      this.nmiPending = false;
+      this.nmiBlocked = true;
+      this.halted = false;
+      if (!this.raise(2, -1, false, true)) {
+        this.shutdown = true;
+        return STOP_SHUTDOWN;
+      }
+      return BOUNDARY_DELIVERED;
+    } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
+      this.halted = false;
+      const vector = this.interrupts.acknowledge();
+      if (!this.raise(vector, -1, false, true)) {
+        this.shutdown = true;
+        return STOP_SHUTDOWN;
+      }
+      return BOUNDARY_DELIVERED;
+    }
+    if (this.shutdown) return STOP_SHUTDOWN;
+    if (this.isHalted) {
+      i32[I_ATTENTION] = 1; // still halted: look again next time
+      return STOP_HALT;
+    }
+    if ((i32[I_RFLAGS]! & TF) !== 0 && !this.interruptShadow) {
+      // The next instruction runs with TF set: trap after it (the attention word stays
+      // raised while single-stepping, so this boundary check runs after every step).
+      this.singleStep = true;
+      i32[I_ATTENTION] = 1;
+    }
+    return BOUNDARY_RUN;
+  }
+
+  /**
+   * An exception thrown by the current instruction: delivered through the IDT (BOUNDARY_RUN),
+   * or a STOP_* reason (tests' stopOnFault, a triple fault, an emulator bug).
+   */
+  private exception(err: unknown): number {
+    if (err !== CPU_FAULT) {
+      // An emulator bug must not take the host down: stop with a clear report.
+      this.internalError = err instanceof Error ? err : new Error(String(err));
+      return STOP_INTERNAL_ERROR;
+    }
+    this.singleStep = false; // the instruction did not complete: no single-step trap
+    if (this.stopOnFault) {
+      this.stopVector = this.faultVector;
+      this.stopError = this.faultError;
+      return STOP_FAULT;
+    }
+    if (!this.raise(this.faultVector, this.faultError, false)) {
+      this.shutdown = true;
+      return STOP_SHUTDOWN;
+    }
+    return BOUNDARY_RUN;
   }
 
   /**
