@@ -5,7 +5,8 @@ import { startLongMode } from './start-state.ts';
 import { assemble } from './testing/asm.ts';
 
 // The decoded-instruction cache: self-modifying code takes effect, and instructions that
-// cross a page boundary are fetched from both pages (faulting on the second).
+// cross a page boundary are fetched from both pages (faulting on the second); cached crossing
+// instructions see writes to and remaps of their second page.
 
 const RAM = 4 << 20;
 
@@ -76,6 +77,46 @@ describe('decoded-instruction cache', () => {
   it('does not touch the second page when the instruction ends on the first', () => {
     const cpu = machine('nop\nnop\nnop\nhlt', 0x1feffc); // hlt is the last byte of page 0x1fe
     expect(cpu.run(10)).toBe(STOP_HALT);
+  });
+
+  it('re-decodes a cached instruction that crosses pages when its second page is written', () => {
+    // MOV EAX, imm32 starts on the last byte of page 0x1fd; its immediate is on page 0x1fe,
+    // which the loop increments each time (1, 2, 3).
+    const cpu = machine(`
+      xor ebx, ebx
+      mov ecx, 3
+      times 0xf - ($ - $$) nop
+    again:
+      mov eax, 1
+      add ebx, eax
+      inc dword [0x1fe000]
+      loop again
+      hlt`, 0x1fdff0);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.lo(3)).toBe(1 + 2 + 3);
+  });
+
+  it('re-fetches the second page of a cached crossing instruction after it is remapped', () => {
+    // As above; the loop maps linear page 0x1fe to physical page 0x181 (a copy whose
+    // immediate is 5) after the first pass and INVLPGs it.
+    const cpu = machine(`
+      xor ebx, ebx
+      mov ecx, 3
+      times 0xf - ($ - $$) nop
+    again:
+      mov eax, 1
+      add ebx, eax
+      cmp ecx, 3
+      jne skip
+      mov qword [0x5000 + 0x1fe * 8], 0x181003
+      invlpg [0x1fe000]
+    skip:
+      loop again
+      hlt`, 0x1fdff0);
+    cpu.u8.copyWithin(RAM_OFFSET + 0x181000, RAM_OFFSET + 0x1fe000, RAM_OFFSET + 0x1ff000);
+    cpu.u8[RAM_OFFSET + 0x181000] = 5;
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(cpu.lo(3)).toBe(1 + 5 + 5);
   });
 
   it('follows a remapped code page after INVLPG, also while INVLPGs of data pages keep the links', () => {

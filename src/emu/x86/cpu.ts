@@ -40,11 +40,14 @@ export class CachedInsn extends Insn {
   next: CachedInsn | undefined = undefined;
   nextEpoch = -1;
   /**
-   * The instruction crosses into another page. Such instructions are never cached or linked
-   * to: every execution fetches both pages again (their translations and SMC are then always
-   * current, whatever physical pages back them).
+   * The instruction crosses into another page: cached in its first page's list, and valid
+   * while its second linear page still maps to the physical page `page2` and that page's code
+   * generation is still `gen2` (no write to it since the decode). Links to it follow the epoch
+   * rules of every instruction (the second page counts as a code page for SMC and INVLPG).
    */
   crossPage = false;
+  page2 = 0;
+  gen2 = 0;
   branch: CachedInsn | undefined = undefined;
   branchEpoch = -1;
   branchLo = 0;
@@ -607,7 +610,7 @@ export class Cpu extends Mmu {
     const bits = this.codeBits;
     const cached = this.codePages[page] as (CachedInsn | undefined)[] | undefined;
     const hit = cached?.[off];
-    if (hit !== undefined && hit.mode === bits) return hit;
+    if (hit !== undefined && hit.mode === bits && (!hit.crossPage || this.secondPageValid(hit, linLo, linHi, off))) return hit;
     if (phys >= this.ramSize) this.fault(13, 0); // executing from MMIO is not supported
     // Decode from the page; on NEED_MORE fetch the next page through the MMU (which may fault).
     // Decoded straight into the new cache entry (decode() overwrites every field).
@@ -624,6 +627,11 @@ export class Cpu extends Mmu {
       if (phys2 >= this.ramSize) this.fault(13, 0);
       buf.set(this.u8.subarray(RAM_OFFSET + phys2, RAM_OFFSET + phys2 + 16), first);
       decode(buf, 0, first + 16, bits, d);
+      this.noteExecPage(nLo, nHi);
+      const page2 = Math.floor(phys2 / 4096);
+      d.crossPage = true;
+      d.page2 = page2;
+      d.gen2 = this.codeGen[page2]!;
       crossing = true;
     }
     if (d.status === DECODE_TOO_LONG) this.fault(13, 0);
@@ -635,14 +643,25 @@ export class Cpu extends Mmu {
       e.exec = handler;
       e.aux = aux;
     }
-    if (crossing) {
-      e.crossPage = true;
-      return e;
-    }
     const list = (this.codePages[page] ??= []) as (CachedInsn | undefined)[];
     list[off] = e;
     this.hasCode[page] = 1;
+    if (crossing) this.hasCode[e.page2] = 1; // a write to the second page must be seen too
     return e;
+  }
+
+  /**
+   * A cached instruction that crosses pages is still what the bytes say: its second page
+   * translates (which may fault, as fetching it would) to the same physical page, unwritten
+   * since the decode.
+   */
+  private secondPageValid(e: CachedInsn, linLo: number, linHi: number, off: number): boolean {
+    const first = 4096 - off;
+    const nLo = (linLo + first) | 0;
+    const nHi = (linLo >>> 0) + first > 0xffffffff ? (linHi + 1) | 0 : linHi;
+    const phys2 = this.translate(nLo, nHi, ACCESS_EXEC);
+    this.noteExecPage(nLo, nHi);
+    return phys2 < this.ramSize && Math.floor(phys2 / 4096) === e.page2 && this.codeGen[e.page2] === e.gen2;
   }
 
   /** Executes up to `budget` instructions. Returns a STOP_* reason. */
@@ -673,7 +692,7 @@ export class Cpu extends Mmu {
         try {
           if (e === undefined) {
             e = this.fetch(ripLo, ripHi);
-            if (previous !== undefined && !e.crossPage) {
+            if (previous !== undefined) {
               if (previousFell) {
                 previous.next = e;
                 previous.nextEpoch = this.codeEpoch;

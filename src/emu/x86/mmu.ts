@@ -144,6 +144,8 @@ export class Mmu {
   /** Decoded instructions by physical page, and which pages have any (SMC detection). */
   codePages: (unknown[] | undefined)[] = [];
   readonly hasCode: Uint8Array;
+  /** Per physical page: how many times its decoded code was dropped (instructions that cross pages check it). */
+  readonly codeGen: Uint32Array;
 
   /** Current access masks (depend on CPL). */
   readMask = TLB_READ;
@@ -159,6 +161,7 @@ export class Mmu {
     this.dv = new DataView(memory.buffer);
     this.ramSize = ramSize;
     this.hasCode = new Uint8Array(Math.ceil(ramSize / 4096));
+    this.codeGen = new Uint32Array(Math.ceil(ramSize / 4096));
     this.flushTlb(true);
   }
 
@@ -472,7 +475,8 @@ export class Mmu {
   codeWritten(page: number): void {
     if (!this.hasCode[page]) return;
     this.hasCode[page] = 0;
-    this.codePages[page] = undefined; // (instructions that cross pages are never cached)
+    this.codeGen[page] = this.codeGen[page]! + 1; // instructions crossing into it are stale
+    this.codePages[page] = undefined;
     this.i32[ATTENTION >> 2] = this.i32[ATTENTION >> 2]! | 1;
     this.codeEpoch++;
   }
