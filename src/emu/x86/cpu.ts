@@ -676,70 +676,76 @@ export class Cpu extends Mmu {
     const endLo = this.endLo;
     const endHi = this.endHi;
     let long = i32[I_CODE_BITS] === 64;
-    try {
-      while (executed < budget) {
-        const ripLo = i32[I_RIP]!;
-        const ripHi = i32[I_RIP + 1]!;
-        if (ripLo === endLo && ripHi === endHi) return STOP_END;
-        if (i32[I_ATTENTION] !== 0) {
-          e = undefined;
-          previous = undefined;
-          long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
-          const next = this.attention();
-          if (next === BOUNDARY_DELIVERED) continue;
-          if (next !== BOUNDARY_RUN) return next;
-        }
-        try {
-          if (e === undefined) {
-            e = this.fetch(ripLo, ripHi);
-            if (previous !== undefined) {
-              if (previousFell) {
-                previous.next = e;
-                previous.nextEpoch = this.codeEpoch;
-              } else {
-                previous.branch = e;
-                previous.branchEpoch = this.codeEpoch;
-                previous.branchLo = ripLo;
-                previous.branchHi = ripHi;
-              }
-            }
-          }
-          const s = (ripLo >>> 0) + e.length;
-          const fallLo = s | 0;
-          this.nextLo = fallLo;
-          this.nextHi = !long ? 0 : s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
-          this.nonCanonicalVector = 13; // #SS only while an access is SS-relative
-          e.exec(this, e);
-          const nextLo = this.nextLo;
-          const nextHi = this.nextHi;
-          i32[I_RIP] = nextLo;
-          i32[I_RIP + 1] = nextHi;
-          executed++;
-          // Follow a link when it is still valid (no code written, no translation changed).
-          const epoch = this.codeEpoch;
-          previous = e;
-          if (nextLo === fallLo) {
-            previousFell = true;
-            e = e.nextEpoch === epoch ? e.next : undefined;
-          } else {
-            previousFell = false;
-            e = e.branchEpoch === epoch && e.branchLo === nextLo && e.branchHi === nextHi ? e.branch : undefined;
-          }
-        } catch (err) {
-          e = undefined;
-          previous = undefined;
-          executed++;
-          const next = this.exception(err);
-          if (next !== BOUNDARY_RUN) {
-            if (next === STOP_INTERNAL_ERROR) executed--; // the instruction did not run
-            return next;
-          }
+    // No try/finally around the loop: its exits stay on paths the optimiser has seen.
+    let stop = STOP_BUDGET;
+    while (executed < budget) {
+      const ripLo = i32[I_RIP]!;
+      const ripHi = i32[I_RIP + 1]!;
+      if (ripLo === endLo && ripHi === endHi) {
+        stop = STOP_END;
+        break;
+      }
+      if (i32[I_ATTENTION] !== 0) {
+        e = undefined;
+        previous = undefined;
+        long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
+        const next = this.attention();
+        if (next === BOUNDARY_DELIVERED) continue;
+        if (next !== BOUNDARY_RUN) {
+          stop = next;
+          break;
         }
       }
-      return STOP_BUDGET;
-    } finally {
-      this.instructions += executed;
+      try {
+        if (e === undefined) {
+          e = this.fetch(ripLo, ripHi);
+          if (previous !== undefined) {
+            if (previousFell) {
+              previous.next = e;
+              previous.nextEpoch = this.codeEpoch;
+            } else {
+              previous.branch = e;
+              previous.branchEpoch = this.codeEpoch;
+              previous.branchLo = ripLo;
+              previous.branchHi = ripHi;
+            }
+          }
+        }
+        const s = (ripLo >>> 0) + e.length;
+        const fallLo = s | 0;
+        this.nextLo = fallLo;
+        this.nextHi = !long ? 0 : s > 0xffffffff ? (ripHi + 1) | 0 : ripHi;
+        this.nonCanonicalVector = 13; // #SS only while an access is SS-relative
+        e.exec(this, e);
+        const nextLo = this.nextLo;
+        const nextHi = this.nextHi;
+        i32[I_RIP] = nextLo;
+        i32[I_RIP + 1] = nextHi;
+        executed++;
+        // Follow a link when it is still valid (no code written, no translation changed).
+        const epoch = this.codeEpoch;
+        previous = e;
+        if (nextLo === fallLo) {
+          previousFell = true;
+          e = e.nextEpoch === epoch ? e.next : undefined;
+        } else {
+          previousFell = false;
+          e = e.branchEpoch === epoch && e.branchLo === nextLo && e.branchHi === nextHi ? e.branch : undefined;
+        }
+      } catch (err) {
+        e = undefined;
+        previous = undefined;
+        executed++;
+        const next = this.exception(err);
+        if (next !== BOUNDARY_RUN) {
+          if (next === STOP_INTERNAL_ERROR) executed--; // the instruction did not run
+          stop = next;
+          break;
+        }
+      }
     }
+    this.instructions += executed;
+    return stop;
   }
 
   /**
