@@ -62,6 +62,8 @@ export const TLB_GLOBAL = 64;
 const TLB_LARGE_SHIFT = 7;
 const TLB_LARGE_MASK = 3 << TLB_LARGE_SHIFT;
 const LARGE_PAGE_SHIFTS = [12, 21, 30, 22];
+/** Capacity of Mmu's list of distinct large pages in the TLB. */
+const LARGE_PAGES_MAX = 64;
 
 /** Access kinds for translate(). */
 export const ACCESS_READ = 0;
@@ -241,7 +243,46 @@ export class Mmu {
       else this.largeListed[i] = 0;
     }
     this.largeCount = n;
-    if (n === 0) this.largeInTlb = false;
+    if (n === 0) {
+      this.largeInTlb = false;
+      this.largePageCount = 0;
+      this.largePagesOverflow = false;
+    }
+  }
+
+  /**
+   * The distinct large pages whose pieces may be in the TLB (a superset: entries leave only
+   * when no piece is left at all), so that INVLPG of an address outside all of them skips the
+   * slot scan: Linux INVLPGs 4 KiB pages by the tens of thousands while hundreds of
+   * large-page pieces sit in the TLB. Up to LARGE_PAGES_MAX; beyond that every INVLPG scans.
+   */
+  private readonly largePageTag = new Int32Array(LARGE_PAGES_MAX);
+  private readonly largePageHi = new Int32Array(LARGE_PAGES_MAX);
+  private readonly largePageShift = new Int32Array(LARGE_PAGES_MAX);
+  private largePageCount = 0;
+  private largePagesOverflow = false;
+
+  private noteLargePage(lo: number, hi: number, shift: number): void {
+    const tag = lo >>> shift;
+    for (let k = 0; k < this.largePageCount; k++) {
+      if (this.largePageTag[k] === tag && this.largePageHi[k] === hi && this.largePageShift[k] === shift) return;
+    }
+    if (this.largePageCount === LARGE_PAGES_MAX) {
+      this.largePagesOverflow = true;
+      return;
+    }
+    this.largePageTag[this.largePageCount] = tag;
+    this.largePageHi[this.largePageCount] = hi;
+    this.largePageShift[this.largePageCount++] = shift;
+  }
+
+  /** Whether (lo, hi) may lie in a large page with pieces in the TLB. */
+  private inLargePage(lo: number, hi: number): boolean {
+    if (this.largePagesOverflow) return true;
+    for (let k = 0; k < this.largePageCount; k++) {
+      if (this.largePageHi[k] === hi && lo >>> this.largePageShift[k]! === this.largePageTag[k]) return true;
+    }
+    return false;
   }
 
   /** Whether the TLB may hold pieces of large pages (INVLPG must then drop all of them). */
@@ -259,7 +300,7 @@ export class Mmu {
     }
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi) i32[T_TAG_LO + idx] = -1;
-    if (!this.largeInTlb) return;
+    if (!this.largeInTlb || !this.inLargePage(lo, hi)) return;
     // A large page is cached as 4 KiB pieces in many slots: drop every piece of a large page
     // that contains this address (the listed slots are the only candidates).
     let droppedLarge = false;
@@ -418,6 +459,7 @@ export class Mmu {
       if (this.walkSize !== 0) {
         this.i32[T_FLAGS + idx] = flags | (this.walkSize << TLB_LARGE_SHIFT);
         this.largeInTlb = true;
+        this.noteLargePage(lo, hi, LARGE_PAGE_SHIFTS[this.walkSize]!);
         if (!this.largeListed[idx]) {
           this.largeListed[idx] = 1;
           this.largeSlots[this.largeCount++] = idx;
