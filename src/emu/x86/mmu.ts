@@ -399,7 +399,11 @@ export class Mmu {
           const pageShift = level === 3 ? 12 : level === 2 ? 21 : 30;
           const frameMask = ~((1 << pageShift) - 1 >>> 0) | 0;
           // Address bits 32-51 come from the high half (no RAM there in this version: MMIO/unmapped).
-          phys = (pteHi & 0xfffff) * 0x1_0000_0000 + (((pte & frameMask) | (lo & ((1 << pageShift) - 1) & ~0xfff)) >>> 0);
+          // Below 4 GiB the address is the uint32 alone: unboxed-integer arithmetic keeps it a
+          // small integer, not a heap number (one would reach the decoder through fetch() and turn
+          // CachedInsn.length into a boxed double field, read on every instruction).
+          const frame = ((pte & frameMask) | (lo & ((1 << pageShift) - 1) & ~0xfff)) >>> 0;
+          phys = (pteHi & 0xfffff) === 0 ? frame : (pteHi & 0xfffff) * 0x1_0000_0000 + frame;
           global = (pte & PTE_G) !== 0 && (cr4 & CR4_PGE) !== 0;
           this.walkSize = level === 3 ? 0 : level === 2 ? 1 : 2;
           return this.finishWalk(idx, lo, hi, access, phys, pteAddr, pte, rw, us, nx, global, cr0, errBase, pf);
