@@ -137,11 +137,20 @@ export class Mmu {
   faultError = -1;
 
   /**
-   * Bumped whenever decoded code or the way linear addresses reach it may have changed (a code
-   * page written, a TLB flush, a new code segment): links between decoded instructions made
-   * under an older epoch are not followed.
+   * Advanced (dropLinks) whenever decoded code or the way linear addresses reach it may have
+   * changed (a code page written, a TLB flush, a new code segment outside 64-bit code): links
+   * between decoded instructions made under another epoch are not followed. Bit 0 is the
+   * privilege (1 at CPL 3; setUserMode): a link made in the kernel is never followed in user
+   * mode, where its target might not be executable, so that a privilege change needs no new
+   * epoch and kernel and user links both survive system calls and interrupts.
    */
   codeEpoch = 0;
+
+  /** Makes every instruction link stale (and the CPU loop look at its attention word). */
+  dropLinks(): void {
+    this.i32[ATTENTION >> 2] = 1;
+    this.codeEpoch = (this.codeEpoch + 2) | 0;
+  }
 
   /** Decoded instructions by physical page, and which pages have any (SMC detection). */
   codePages: (unknown[] | undefined)[] = [];
@@ -170,6 +179,7 @@ export class Mmu {
   /** Sets which TLB permission bits reads, writes and fetches need (CPL 3 or not). */
   setUserMode(user: boolean): void {
     this.userMode = user;
+    this.codeEpoch = (this.codeEpoch & ~1) | (user ? 1 : 0);
     this.readMask = user ? TLB_USER_READ : TLB_READ;
     this.writeMask = user ? TLB_USER_WRITE : TLB_WRITE;
     this.execMask = user ? TLB_USER_EXEC : TLB_EXEC;
@@ -215,8 +225,7 @@ export class Mmu {
     const i32 = this.i32;
     this.execPages.fill(EXEC_SLOT_EMPTY);
     if (includingGlobal) this.largeInTlb = false;
-    i32[ATTENTION >> 2] = 1;
-    this.codeEpoch++; // instruction links assume unchanged translations
+    this.dropLinks(); // instruction links assume unchanged translations
     const tag = TLB_TAG_LO >> 2;
     const flags = TLB_FLAGS >> 2;
     for (let i = 0; i < TLB_ENTRIES; i++) {
@@ -295,8 +304,7 @@ export class Mmu {
     const i32 = this.i32;
     if (this.isExecPage(lo, hi)) {
       // A page code came from: links into it may now be stale.
-      i32[ATTENTION >> 2] = 1;
-      this.codeEpoch++;
+      this.dropLinks();
     }
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi) i32[T_TAG_LO + idx] = -1;
@@ -317,8 +325,7 @@ export class Mmu {
     this.compactLargeSlots();
     if (droppedLarge) {
       // Code elsewhere in the large page may have been fetched through it: drop every link.
-      i32[ATTENTION >> 2] = 1;
-      this.codeEpoch++;
+      this.dropLinks();
     }
   }
 
@@ -523,8 +530,7 @@ export class Mmu {
     this.hasCode[page] = 0;
     this.codeGen[page] = this.codeGen[page]! + 1; // instructions crossing into it are stale
     this.codePages[page] = undefined;
-    this.i32[ATTENTION >> 2] = this.i32[ATTENTION >> 2]! | 1;
-    this.codeEpoch++;
+    this.dropLinks();
   }
 
   // ---- linear accesses ----------------------------------------------------------------------

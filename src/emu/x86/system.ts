@@ -59,9 +59,12 @@ export function setSegment(cpu: Cpu, seg: number, selector: number, baseLo: numb
   i32[segField(seg, SEG_LIMIT)] = limit;
   i32[segField(seg, SEG_ATTRS)] = attrs;
   if (seg === SEG_CS) {
+    const before = cpu.codeBits;
     updateCodeBits(cpu);
     i32[ATTENTION >> 2] = 1; // the code segment changed: refetch
-    cpu.codeEpoch++;
+    // Links hold across a new CS in 64-bit code (no base, same decoding; the privilege is
+    // part of the epoch): system calls and interrupts keep them.
+    if (before !== 64 || cpu.codeBits !== 64) cpu.dropLinks();
   }
 }
 
@@ -449,8 +452,7 @@ export function restoreTransfer(cpu: Cpu, snap: TransferSnapshot): void {
   cpu.cpl = snap.cpl;
   cpu.setFlags(snap.flags);
   cpu.set64(4, snap.spLo, snap.spHi);
-  cpu.i32[ATTENTION >> 2] = 1;
-  cpu.codeEpoch++;
+  cpu.dropLinks();
 }
 
 /** Whether an exception vector pushes an error code. */
