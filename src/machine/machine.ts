@@ -306,14 +306,19 @@ export class Machine {
     };
   }
 
-  /** Moves frames the NICs received into the guest's receive buffers; true if any NIC had some. */
+  /**
+   * Moves frames the NICs received into the guest's receive buffers; true if any buffer was
+   * used. Frames that find no buffer (no driver, a full ring) wait without keeping an idle
+   * guest's machine spinning: only a used buffer counts as work.
+   */
   private pollNics(): boolean {
     let any = false;
     for (const t of this.nets) {
-      if ((t.model as VirtioNet).hasPendingRx) {
-        any = true;
-        t.notify(NET_RX_QUEUE);
-      }
+      const net = t.model as VirtioNet;
+      if (!net.hasPendingRx) continue;
+      const before = net.stats.rxFrames + net.stats.rxErrors;
+      t.notify(NET_RX_QUEUE);
+      if (net.stats.rxFrames + net.stats.rxErrors !== before) any = true;
     }
     return any;
   }

@@ -133,4 +133,22 @@ describe('virtio-net in the default guest', () => {
     expect(Array.from(pong.subarray(30, 34))).toEqual(IP_X);
     expect(new TextDecoder().decode(pong.subarray(42))).toContain('virtlite-relay-ping');
   });
+
+  it('frames for an interface that is down fill its ring, then wait or drop; the idle guest still sleeps', async () => {
+    await shell(b)('ifconfig eth1 down');
+    const net = b.machine.virtio.filter((t) => t.model instanceof VirtioNet)[1]!.model as VirtioNet;
+    for (let i = 0; i < 700; i++) relay.inject(arpRequest());
+    const deadline = performance.now() + 20_000;
+    while (net.stats.rxDropped === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(net.stats.rxDropped).toBeGreaterThan(0);
+    expect(net.hasPendingRx).toBe(true); // the backlog waits for buffers that do not come
+    // The guest is idle at its prompt: the runner must sleep, not spin on the waiting frames.
+    let idle = 0;
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (b.runner.stats().idle) idle++;
+    }
+    expect(idle).toBeGreaterThan(10);
+    expect((await b.vm.exec('echo alive')).stdout).toContain('alive');
+  });
 });
