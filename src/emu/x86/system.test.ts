@@ -640,4 +640,43 @@ describe('far transfers are all or nothing', () => {
     // 16-byte aligned 0x5ffd0 (six qwords), three of them popped by the handler.
     expect(cpu.lo(13)).toBe(0x5ffd0 - 48 + 24);
   });
+
+  it('does not follow an instruction link made in the kernel into a supervisor page at CPL 3', () => {
+    // The kernel calls a user-page trampoline that jumps into a supervisor-only page (links
+    // made at CPL 0), then user mode runs the same jump: its fetch must fault (#PF, user
+    // instruction fetch), not reuse the kernel's link. No TLB flush or CS change in 64-bit
+    // code drops links in between: only the privilege bit of the link epoch keeps them apart.
+    const cpu = machine();
+    cpu.dv.setUint32(RAM_OFFSET + PD + 8, 0x200000 | 0x83, true); // 2-4 MiB: supervisor only
+    cpu.u8[RAM_OFFSET + 0x200000] = 0xc3; // ret
+    enterLongMode(cpu);
+    load(cpu, `
+      mov rsp, 0x60000
+      mov ax, 0x40
+      ltr ax
+      mov qword [0x5000 + 4], 0x80000
+      lidt [idtr]
+      gate 14, pf_handler, 0x8e00
+      call tramp
+      call tramp              ; twice: the second run follows the links
+      to_user user, 0x2
+    user:
+      call tramp
+      mov rcx, 0x77           ; not reached
+      hlt
+    tramp:
+      mov rax, 0x200000
+      jmp rax
+    pf_handler:
+      mov rdx, cr2
+      pop rsi                 ; error code
+      hlt
+    idtr:
+      dw 0xfff
+      dq 0x6000`, 64);
+    expect(cpu.run(300)).toBe(STOP_HALT);
+    expect(reg(cpu, 2)).toBe(0x200000n); // CR2: the supervisor page
+    expect(reg(cpu, 6)).toBe(0x15n); // present | user | instruction fetch
+    expect(reg(cpu, 1)).not.toBe(0x77n);
+  });
 });
