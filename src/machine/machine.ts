@@ -178,7 +178,8 @@ export class Machine {
     const cfg = this.config;
     // The previous boot's devices are dropped: their asynchronous requests must not complete.
     for (const t of this.virtio) t.model.reset?.();
-    new Uint8Array(this.memory.buffer).fill(0);
+    // A new WebAssembly.Memory is all zeros: only a reset has anything to clear.
+    if (this.resets > 0) new Uint8Array(this.memory.buffer).fill(0);
     const cpu = new Cpu(this.memory, this.ramSize);
     this.cpu = cpu;
     const clock = cfg.deterministic ? new DeterministicClock(() => this.cpu.instructions) : new HostClock();
