@@ -2,7 +2,7 @@ import { bootVm } from '../src/testing/playwright.ts';
 import { BOOT_TIMEOUT, expect, test } from './fixtures.ts';
 
 // The documentation example (embed.html): two <virtlite-vm> elements boot side by side, each in
-// its own worker; and the library build (dist/lib/virtlite.js) works on a page of its own.
+// its own worker, their eth0 cards on one BroadcastChannel ("lan0"): they ping each other; and the library build (dist/lib/virtlite.js) works on a page of its own.
 
 test('the embed page boots two VMs side by side and runs commands in each', async ({ page, errors }) => {
   test.setTimeout(2 * BOOT_TIMEOUT);
@@ -20,6 +20,18 @@ test('the embed page boots two VMs side by side and runs commands in each', asyn
   expect((await right.exec('cat /proc/cmdline')).stdout).toContain('virtlite.side=right');
   expect((await left.exec('cat /proc/cmdline')).stdout).not.toContain('virtlite.side=right');
   expect(await left.exec('sh -c "exit 3"')).toEqual({ stdout: '', exitCode: 3 });
+
+  // One network between the two workers: each has an eth0 (its own MAC) on broadcast:lan0.
+  const nets = await Promise.all(['#left', '#right'].map((id) => page.locator(id).evaluate((el) => (el as HTMLElementTagNameMap['virtlite-vm']).info?.net)));
+  expect(nets.map((n) => n?.name)).toEqual(['broadcast:lan0', 'broadcast:lan0']);
+  expect(nets[0]!.mac).not.toBe(nets[1]!.mac);
+  expect(await left.exec('ifconfig eth0 10.0.0.1 netmask 255.255.255.0 up')).toEqual({ stdout: '', exitCode: 0 });
+  expect(await right.exec('ifconfig eth0 10.0.0.2 netmask 255.255.255.0 up')).toEqual({ stdout: '', exitCode: 0 });
+  const ping = await left.exec('ping -c 2 -W 10 10.0.0.2', { timeoutMs: 60_000 });
+  expect(ping.exitCode, ping.stdout).toBe(0);
+  expect(ping.stdout).toMatch(/2 packets transmitted, 2 packets received/);
+  // The right VM learnt the left one's MAC from the exchange (received frames, both ways).
+  expect((await right.exec('cat /proc/net/arp')).stdout).toContain(nets[0]!.mac);
 
   // The page's own button runs `free -m` in both through the element API.
   await page.locator('#run').click();

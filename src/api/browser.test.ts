@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expose, wrap } from 'comlink';
 import { describe, expect, it, vi } from 'vitest';
 import { VmHost } from '../worker/host.ts';
-import { connectVm, toImageSource, type BrowserVmOptions } from './browser.ts';
+import { connectVm, parseNetSpec, toImageSource, type BrowserVmOptions } from './browser.ts';
 import type { VmWorkerApi, WorkerEvent } from './protocol.ts';
 
 // The page's side of the protocol against the worker's side, over a real MessageChannel with
@@ -153,6 +153,78 @@ describe('createVM over the worker protocol', () => {
     }
   }, 90_000);
 
+  it('plugs eth0 into a BroadcastChannel: the guest ARPs with its MAC on the channel and learns a reply from it', async () => {
+    const channel = `virtlite-test-${process.pid}-${Date.now()}`;
+    const guestMac = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+    const peerMac = [0x52, 0x54, 0x00, 0xab, 0xcd, 0xef];
+    const peerIp = [10, 0, 0, 2];
+    const guestIp = [10, 0, 0, 1];
+    const seen: Uint8Array[] = [];
+    const peer = new BroadcastChannel(channel);
+    peer.onmessage = (e: MessageEvent) => {
+      const f = new Uint8Array(e.data as ArrayBuffer);
+      seen.push(f);
+      // An ARP request (EtherType 0x0806, opcode 1) for 10.0.0.2: answer it as that host.
+      if (f[12] === 0x08 && f[13] === 0x06 && f[21] === 1 && [...f.subarray(38, 42)].join('.') === peerIp.join('.')) {
+        const reply = new Uint8Array(42);
+        reply.set(f.subarray(6, 12), 0); // to the asker
+        reply.set(peerMac, 6);
+        reply.set([0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x02], 12); // Ethernet/IPv4, reply
+        reply.set(peerMac, 22);
+        reply.set(peerIp, 28);
+        reply.set(f.subarray(22, 32), 32); // the asker's MAC and IP
+        peer.postMessage(reply.buffer);
+      }
+    };
+    const { handle, events } = connect({ kernel, initrd, net: `broadcast:${channel}`, mac: '52:54:00:12:34:56' });
+    const { vm } = handle;
+    try {
+      const info = await handle.ready;
+      expect(info.net).toEqual({ name: `broadcast:${channel}`, mac: '52:54:00:12:34:56' });
+      await vi.waitFor(() => expect(events.some((e) => e.type === 'machine/log' && e.line === `net: eth0 (52:54:00:12:34:56) on broadcast:${channel}`)).toBe(true));
+      await vm.waitFor('virtlite: boot complete, shell ready', { timeoutMs: 180_000 });
+      expect((await vm.exec('cat /sys/class/net/eth0/address')).stdout).toBe('52:54:00:12:34:56\n');
+      expect((await vm.exec('ifconfig eth0 10.0.0.1 netmask 255.255.255.0 up')).exitCode).toBe(0);
+      // Nobody answers the echo request (the peer only does ARP): ping fails, the frames are on the channel.
+      expect((await vm.exec('ping -c 1 -W 2 10.0.0.2', { timeoutMs: 30_000 })).exitCode).not.toBe(0);
+      const arp = seen.find((f) => f[12] === 0x08 && f[13] === 0x06 && f[21] === 1);
+      expect(arp && [...arp.subarray(6, 12)]).toEqual(guestMac);
+      expect(arp && [...arp.subarray(28, 32)]).toEqual(guestIp);
+      const echo = seen.find((f) => f[12] === 0x08 && f[13] === 0x00 && f[23] === 1 && f[34] === 8);
+      expect(echo && [...echo.subarray(0, 6)]).toEqual(peerMac); // sent to the MAC the guest learnt from the reply
+      expect((await vm.exec('cat /proc/net/arp')).stdout).toMatch(/10\.0\.0\.2\s+0x1\s+0x2\s+52:54:00:ab:cd:ef/);
+    } finally {
+      handle.terminate();
+      peer.close();
+    }
+  }, 240_000);
+
+  it('refuses bad network settings before loading anything', async () => {
+    const bad = connect({ kernel, initrd: null, net: 'tcp://host:1/' });
+    const group = connect({ kernel, initrd: null, net: 'none', mac: '01:00:5e:00:00:01' });
+    const empty = connect({ kernel, initrd: null, net: { kind: 'broadcast', channel: '' } });
+    try {
+      await expect(bad.handle.ready).rejects.toThrow(/expected broadcast:NAME, ws:\/\/HOST:PORT\/ \(or wss:\/\/\), or none/);
+      await expect(group.handle.ready).rejects.toThrow(/group \(multicast\) address/);
+      await expect(empty.handle.ready).rejects.toThrow(/needs a channel name/);
+      expect(bad.events.some((e) => e.type === 'image/progress')).toBe(false);
+    } finally {
+      for (const c of [bad, group, empty]) c.handle.terminate();
+    }
+  });
+
+  it('a card with nothing attached (net none) is in the info and the machine log', async () => {
+    const { handle, events } = connect({ kernel, initrd: null, net: 'none', autostart: false });
+    try {
+      const info = await handle.ready;
+      expect(info.net?.name).toBe('none');
+      expect(info.net?.mac).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+      await vi.waitFor(() => expect(events.some((e) => e.type === 'machine/log' && e.line === `net: eth0 (${info.net!.mac}) on none`)).toBe(true));
+    } finally {
+      handle.terminate();
+    }
+  });
+
   it('ends the VM when the worker fails outside the protocol', async () => {
     const { handle, fail, events } = connect({ kernel, initrd: null, autostart: false });
     try {
@@ -163,6 +235,17 @@ describe('createVM over the worker protocol', () => {
     } finally {
       handle.terminate();
     }
+  });
+});
+
+describe('parseNetSpec', () => {
+  it('reads broadcast:NAME, ws:// and wss:// URLs and none; refuses anything else', () => {
+    expect(parseNetSpec('broadcast:lan0')).toEqual({ kind: 'broadcast', channel: 'lan0' });
+    expect(parseNetSpec(' broadcast:a b ')).toEqual({ kind: 'broadcast', channel: 'a b' });
+    expect(parseNetSpec('ws://127.0.0.1:8080')).toEqual({ kind: 'websocket', url: 'ws://127.0.0.1:8080/' });
+    expect(parseNetSpec('WSS://relay.example/net')).toEqual({ kind: 'websocket', url: 'wss://relay.example/net' });
+    expect(parseNetSpec('none')).toEqual({ kind: 'none' });
+    for (const bad of ['', 'broadcast:', 'lan0', 'http://h/', 'ws://', '/relay']) expect(() => parseNetSpec(bad), bad).toThrow(/expected broadcast:NAME/);
   });
 });
 

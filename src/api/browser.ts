@@ -20,18 +20,47 @@
  * what the guest writes and syncs is saved in IndexedDB and comes back on the next boot with the
  * same image (src/worker/disk.ts). `exportDiskOverlay()` / `discardDiskChanges()` on the handle.
  *
- * Not supported: more than one disk; sharing
+ * Network: `net` gives the guest an eth0 on a BroadcastChannel (`{ kind: 'broadcast', channel }`
+ * or "broadcast:NAME": every VM of this origin on that name, in this page or in other tabs,
+ * is on one Ethernet segment), on a WebSocket relay (`{ kind: 'websocket', url }` or
+ * "ws://HOST:PORT/"), or on nothing ('none'). Without `net` the guest has no network card.
+ * The guest configures it itself (`ifconfig eth0 10.0.0.1 up`): there is no DHCP server.
+ *
+ * Not supported: more than one disk or network card; sharing
  * one worker between several VMs (each createVM() starts its own worker; terminate() ends it).
  */
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
-import type { ImageKind, ImageSource, MachineInfo, VmWorkerApi, WorkerEvent, WorkerStats } from './protocol.ts';
+import type { ImageKind, ImageSource, MachineInfo, NetConfig, VmWorkerApi, WorkerEvent, WorkerStats } from './protocol.ts';
 import { Vm, type TransportEvent, type VmOptions, type VmTransport } from './vm.ts';
 
-export type { DiskInfo, ImageKind, MachineInfo, WorkerEvent, WorkerStats } from './protocol.ts';
+export type { DiskInfo, ImageKind, MachineInfo, NetConfig, NetInfo, WorkerEvent, WorkerStats } from './protocol.ts';
 export { Vm, VmError, DEFAULT_BOOT_MARKER, type ExecResult, type VmEvent } from './vm.ts';
 
 /** An image as a caller gives it. */
 export type ImageInput = string | URL | Blob | ArrayBuffer | Uint8Array;
+
+/** A network as a caller gives it: a NetConfig, or its text form (parseNetSpec). */
+export type NetOption = NetConfig | string;
+
+/**
+ * The text form of a network, as the `net` attribute of `<virtlite-vm>` and the page's `?net=`
+ * take it: "broadcast:NAME", "ws://HOST:PORT/PATH" (or wss://), or "none". Relative WebSocket
+ * URLs are not accepted. Throws an Error with a readable message for anything else.
+ */
+export function parseNetSpec(spec: string): NetConfig {
+  const text = spec.trim();
+  if (text === 'none') return { kind: 'none' };
+  const broadcast = /^broadcast:(.+)$/.exec(text);
+  if (broadcast) return { kind: 'broadcast', channel: broadcast[1]! };
+  if (/^wss?:\/\//i.test(text)) {
+    try {
+      return { kind: 'websocket', url: new URL(text).href };
+    } catch {
+      // falls through to the error below
+    }
+  }
+  throw new Error(`network "${spec}": expected broadcast:NAME, ws://HOST:PORT/ (or wss://), or none`);
+}
 
 export const DEFAULT_KERNEL_URL = 'kernels/bzImage';
 export const DEFAULT_INITRD_URL = 'kernels/initramfs.cpio';
@@ -49,6 +78,10 @@ export interface BrowserVmOptions extends VmOptions {
   diskOverlay?: ImageInput;
   /** Save what the guest syncs and restore it next time (default true). */
   persistDisk?: boolean;
+  /** The guest's eth0: a BroadcastChannel, a WebSocket relay or 'none' (default: no network card). */
+  net?: NetOption;
+  /** eth0's MAC address, "52:54:00:12:34:56" (default: random). */
+  mac?: string;
   /** Kernel command line (default: the machine's). */
   cmdline?: string;
   /** Guest RAM in bytes (default 256 MiB). */
@@ -143,7 +176,10 @@ export function connectVm(
     return toImageSource(input, base);
   };
   const ready = (async () => {
+    const net = typeof options.net === 'string' ? parseNetSpec(options.net) : options.net;
     const info = await api.create({
+      net,
+      mac: options.mac,
       kernel: image(options.kernel, DEFAULT_KERNEL_URL)!,
       initrd: image(options.initrd, DEFAULT_INITRD_URL),
       disk: image(options.disk, undefined),

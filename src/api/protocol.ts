@@ -19,7 +19,13 @@
  * can export the overlay (`exportDiskOverlay`), give one back (`diskOverlay`), or discard the
  * saved changes (`discardDiskChanges`).
  *
- * Not supported: more than one disk; snapshots; more than one
+ * Network: `net` gives the machine one virtio-net card (the guest's eth0) plugged into a
+ * BroadcastChannel of that name (every VM of this origin on the same channel, in this page's
+ * workers or in other tabs, shares one Ethernet segment), a WebSocket relay
+ * (src/devices/net/relay.ts; one binary message per frame), or nothing ('none': a card whose
+ * frames are dropped). Without `net` the machine has no network card.
+ *
+ * Not supported: more than one disk; more than one network card; snapshots; more than one
  * machine per worker at a time (create() replaces the previous machine); pooling the console
  * buffers (each batch is a fresh buffer, at most one per runner slice of ~20 ms).
  */
@@ -31,6 +37,15 @@ export type ImageSource =
   | { readonly bytes: ArrayBuffer | Uint8Array };
 
 export type ImageKind = 'kernel' | 'initrd' | 'disk';
+
+/** What the guest's eth0 is plugged into. */
+export type NetConfig =
+  /** A BroadcastChannel of this name: a hub shared by every VM of this origin on it. */
+  | { readonly kind: 'broadcast'; readonly channel: string }
+  /** A WebSocket relay (ws:// or wss://), one binary message per Ethernet frame. */
+  | { readonly kind: 'websocket'; readonly url: string }
+  /** A card with its link up and nothing on the other end. */
+  | { readonly kind: 'none' };
 
 /** The machine a worker builds (src/machine/machine.ts MachineConfig, minus the callbacks). */
 export interface WorkerMachineConfig {
@@ -44,6 +59,10 @@ export interface WorkerMachineConfig {
   readonly diskOverlay?: ImageSource;
   /** Save the overlay when the guest flushes and restore it next time (default true). */
   readonly persistDisk?: boolean;
+  /** One virtio-net card (eth0) plugged into this; none when absent. */
+  readonly net?: NetConfig;
+  /** The card's MAC address ("52:54:00:12:34:56"; default: random 52:54:00:xx:xx:xx). */
+  readonly mac?: string;
   /** Kernel command line (default: the machine's DEFAULT_CMDLINE). */
   readonly cmdline?: string;
   /** Guest RAM in bytes (default 256 MiB). */
@@ -63,6 +82,16 @@ export interface MachineInfo {
   readonly cmdline: string;
   /** Present when a disk was given. */
   readonly disk?: DiskInfo;
+  /** Present when a network card was given. */
+  readonly net?: NetInfo;
+}
+
+/** The network card. */
+export interface NetInfo {
+  /** "broadcast:NAME", the WebSocket URL, or "none". */
+  readonly name: string;
+  /** Its MAC address, "52:54:00:xx:xx:xx". */
+  readonly mac: string;
 }
 
 /** The attached disk. */

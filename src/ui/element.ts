@@ -9,7 +9,9 @@
  *
  * Attributes (read by start()): kernel, initrd ("none" for no initrd), disk (a URL: the guest's
  * /dev/vda, read lazily; what the guest syncs is kept across page loads), disk-readonly,
- * cmdline, memory (MiB), boot-protocol (64|32), deterministic, boot-marker, prompt, font-size,
+ * net (the guest's eth0: "broadcast:NAME" joins every VM of this origin on that BroadcastChannel,
+ * in this page or other tabs; "ws://HOST:PORT/" a WebSocket relay; "none" a card with nothing
+ * attached; absent: no card), mac (eth0's MAC address), cmdline, memory (MiB), boot-protocol (64|32), deterministic, boot-marker, prompt, font-size,
  * autostart (start when connected).
  *
  * Script API: `start(overrides?)`, `stop()`, `pause()`, `resume()`, `reset()`, `exec(cmd)`,
@@ -144,6 +146,10 @@ export class VirtliteVmElement extends HTMLElement {
     const disk = attr('disk');
     if (disk) options.disk = disk;
     if (this.hasAttribute('disk-readonly')) options.diskReadOnly = true;
+    const net = attr('net')?.trim();
+    if (net) options.net = net; // parsed by createVM: a bad value is a vm-error with the reason
+    const mac = attr('mac');
+    if (mac) options.mac = mac;
     const cmdline = attr('cmdline');
     if (cmdline !== undefined) options.cmdline = cmdline;
     const memory = attr('memory');
@@ -195,6 +201,7 @@ export class VirtliteVmElement extends HTMLElement {
           const notes = [d.readOnly ? 'read-only' : '', d.restoredChunks ? `${d.restoredChunks} saved blocks restored` : '', d.persistent ? '' : 'changes not saved'];
           terminal.message(`[virtlite: disk ${d.name} on /dev/vda${notes.filter(Boolean).map((n) => `, ${n}`).join('')}]`);
         }
+        if (info.net) terminal.message(`[virtlite: eth0 (${info.net.mac}) on ${info.net.name}]`);
         this.emit('vm-ready', { info });
       },
       () => {}, // reported through the 'machine/error' event

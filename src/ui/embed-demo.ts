@@ -1,6 +1,7 @@
 /**
  * Script of embed.html, the documentation example: two `<virtlite-vm>` elements boot side by
- * side (each in its own worker), and a button runs a command in both through the element's
+ * side (each in its own worker, both with eth0 on the BroadcastChannel "lan0", so they can
+ * reach each other once the guests give themselves addresses), and a button runs a command in both through the element's
  * `exec()`, showing stdout and the exit status. It uses only what the library build exports
  * (./embed.ts).
  *

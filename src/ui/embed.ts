@@ -13,8 +13,8 @@
 import { defineVirtliteElement } from './element.ts';
 
 export {
-  createVM, toImageSource, DEFAULT_KERNEL_URL, DEFAULT_INITRD_URL, Vm, VmError, DEFAULT_BOOT_MARKER,
-  type BrowserVm, type BrowserVmOptions, type ImageInput, type ImageKind, type MachineInfo, type WorkerEvent, type WorkerStats,
+  createVM, toImageSource, parseNetSpec, DEFAULT_KERNEL_URL, DEFAULT_INITRD_URL, Vm, VmError, DEFAULT_BOOT_MARKER,
+  type BrowserVm, type BrowserVmOptions, type ImageInput, type ImageKind, type NetConfig, type NetInfo, type NetOption, type MachineInfo, type WorkerEvent, type WorkerStats,
   type ExecResult, type VmEvent,
 } from '../api/browser.ts';
 export { VirtliteVmElement, defineVirtliteElement, ELEMENT_NAME, type VirtliteVmEventMap } from './element.ts';

@@ -10,6 +10,11 @@
  * disk bar shows it and offers "Export changes" (the overlay as a file, which the settings take
  * back) and "Discard changes" (forget the saved changes and boot again from the image).
  *
+ * Network: the settings' network field (or `?net=` in the page's address) gives the guest an
+ * eth0: `broadcast:NAME` joins every VM of this origin on that BroadcastChannel (other tabs of
+ * this page, embed.html's VMs), `ws://HOST:PORT/` a WebSocket relay, `none` a card with nothing
+ * attached. Empty: no network card. The guest sets its own address (`ifconfig eth0 10.0.0.1 up`).
+ *
  * Errors (a failed download, a refused kernel, an emulator failure, a guest kernel panic, an
  * uncaught page error) are shown in the page, which keeps working: boot again from the
  * settings, or reset.
@@ -40,6 +45,7 @@ const files = { kernel: $<HTMLInputElement>('kernel-file'), initrd: $<HTMLInputE
 const diskUrl = $<HTMLInputElement>('disk-url');
 const diskOverlayFile = $<HTMLInputElement>('disk-overlay-file');
 const diskReadOnly = $<HTMLInputElement>('disk-readonly');
+const net = $<HTMLInputElement>('net');
 const diskBar = $('disk');
 const diskName = $('disk-name');
 const diskState = $('disk-state');
@@ -252,6 +258,7 @@ settings.addEventListener('submit', (e) => {
   const overlay = diskOverlayFile.files?.[0];
   if (overlay && overrides.disk) overrides.diskOverlay = overlay;
   if (diskReadOnly.checked) overrides.diskReadOnly = true;
+  if (net.value.trim()) overrides.net = net.value.trim();
   boot(overrides);
 });
 
@@ -261,6 +268,14 @@ $<HTMLButtonElement>('defaults').addEventListener('click', () => {
   boot();
 });
 
-// ?disk=URL attaches a disk image at that address.
-const diskParam = new URLSearchParams(location.search).get('disk');
-boot(diskParam ? { disk: diskParam } : {});
+// ?disk=URL attaches a disk image at that address; ?net=broadcast:NAME (ws://…, none) a network card.
+const params = new URLSearchParams(location.search);
+const initial: Partial<BrowserVmOptions> = {};
+const diskParam = params.get('disk');
+if (diskParam) initial.disk = diskParam;
+const netParam = params.get('net')?.trim();
+if (netParam) {
+  initial.net = netParam;
+  net.value = netParam;
+}
+boot(initial);

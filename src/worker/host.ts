@@ -17,7 +17,11 @@
  * restored by the next create() with the same image. The machine's `onWake` pokes the runner
  * when a disk read completes while the guest sleeps.
  *
- * Not supported: more than one disk; reset() after an emulator error (the machine's state is
+ * Network: `net` plugs one virtio-net card (eth0) into a BroadcastChannel, a WebSocket relay or
+ * nothing (./net.ts); the backend is closed when the machine is replaced or stopped. A frame
+ * that arrives for a sleeping guest wakes the runner (the machine's `onWake`).
+ *
+ * Not supported: more than one disk or network card; reset() after an emulator error (the machine's state is
  * suspect: create a new one); more than one machine.
  */
 import { transfer } from 'comlink';
@@ -27,6 +31,8 @@ import { MachineRunner, type RunnerEvent } from '../machine/runner.ts';
 import type { ImageKind, MachineInfo, VmWorkerApi, WorkerEvent, WorkerMachineConfig, WorkerState, WorkerStats } from '../api/protocol.ts';
 import { loadImage } from './images.ts';
 import { WorkerDisk } from './disk.ts';
+import { formatMac, type NetBackend } from '../devices/net/backend.ts';
+import { describeNet, macFromConfig, openNet } from './net.ts';
 import { IndexedDbOverlayStore, MemoryOverlayStore, type OverlayStore } from './overlay-store.ts';
 
 export interface VmHostOptions {
@@ -71,6 +77,8 @@ export class VmHost implements VmWorkerApi {
   /** Cancels the downloads of the create() in progress. */
   private loading: AbortController | undefined;
   private disk: WorkerDisk | undefined;
+  /** The network card's backend, closed with its machine. */
+  private net: NetBackend | undefined;
   private readonly store: OverlayStore;
   private readonly fetch: typeof fetch | undefined;
 
@@ -135,9 +143,19 @@ export class VmHost implements VmWorkerApi {
     for (const t of this.machine?.virtio ?? []) t.model.reset?.();
     this.machine = undefined;
     this.disk = undefined;
+    this.closeNet();
     this.finished = undefined;
     this.serial = [];
     this.serialBytes = 0;
+  }
+
+  private closeNet(): void {
+    try {
+      this.net?.close?.();
+    } catch {
+      // Already closed.
+    }
+    this.net = undefined;
   }
 
   async create(config: WorkerMachineConfig): Promise<MachineInfo> {
@@ -176,16 +194,27 @@ export class VmHost implements VmWorkerApi {
           },
         });
       };
+      // A bad network setting fails before anything is downloaded.
+      if (config.net !== undefined) describeNet(config.net);
+      const mac = macFromConfig(config.mac);
+      const openNic = () => (config.net === undefined ? Promise.resolve(undefined) : openNet(config.net, loading.signal));
       let kernel: Uint8Array | undefined, initrd: Uint8Array | undefined, disk: WorkerDisk | undefined;
+      let nic: Awaited<ReturnType<typeof openNic>>;
+      const nicPromise = openNic();
       try {
-        [kernel, initrd, disk] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), openDisk()]);
+        [kernel, initrd, disk, nic] = await Promise.all([load('kernel', config.kernel), load('initrd', config.initrd), openDisk(), nicPromise]);
       } catch (e) {
-        loading.abort(); // one image failed: the others are not needed
+        loading.abort(); // one part failed: the others are not needed
+        nicPromise.then((n) => n?.backend.close?.(), () => {});
         throw e;
       } finally {
         if (this.loading === loading) this.loading = undefined;
       }
-      if (generation !== this.generation) throw new Error('a newer create() replaced this machine');
+      if (generation !== this.generation) {
+        nic?.backend.close?.();
+        throw new Error('a newer create() replaced this machine');
+      }
+      this.net = nic?.backend;
       if (!kernel) throw new Error('no kernel given');
       const image = parseBzImage(kernel); // BzImageError: a sentence the user can act on
       const cmdline = config.cmdline ?? DEFAULT_CMDLINE;
@@ -199,6 +228,7 @@ export class VmHost implements VmWorkerApi {
         serialOutput: (chunk) => this.queueSerial(generation, chunk),
         log,
         disks: disk ? [{ backend: disk.base, overlay: disk.overlay, readOnly: config.diskReadOnly }] : [],
+        nics: nic ? [{ backend: nic.backend, mac }] : [],
       };
       const machine = new TimedMachine(machineConfig);
       this.machine = machine;
@@ -214,6 +244,8 @@ export class VmHost implements VmWorkerApi {
         const restored = disk.restoredChunks ? `, ${disk.restoredChunks} changed blocks restored` : '';
         log(`disk: ${disk.name} (${disk.base.size} bytes) on /dev/vda${config.diskReadOnly ? ', read-only' : ''}${restored}`);
       }
+      const card = machine.nics[0];
+      if (nic && card) log(`net: eth0 (${formatMac(card.mac)}) on ${nic.name}`);
       return {
         kernel: describeBzImage(image),
         kernelBytes: kernel.length,
@@ -231,9 +263,13 @@ export class VmHost implements VmWorkerApi {
               },
             }
           : {}),
+        ...(nic && card ? { net: { name: nic.name, mac: formatMac(card.mac) } } : {}),
       };
     } catch (e) {
-      if (generation === this.generation) this.state = 'empty';
+      if (generation === this.generation) {
+        this.closeNet();
+        this.state = 'empty';
+      }
       // A plain Error crosses comlink with its name and message intact.
       const error = new Error(messageOf(e));
       error.name = e instanceof Error ? e.name : 'Error';
@@ -292,6 +328,7 @@ export class VmHost implements VmWorkerApi {
 
   stop(): void {
     this.runner?.stop();
+    this.closeNet();
   }
 
   sendInput(bytes: Uint8Array): void {
