@@ -5,14 +5,16 @@
  * - interpreter MIPS on guest-code workloads (bench/cpu.ts), target >= 50 MIPS in Node;
  * - the default guest's boot to its shell marker on virtlite (Node, this process) and on the
  *   reference, QEMU microvm (TCG), with the ratio between them;
- * - VM-to-VM network throughput: two guests on one switch, an HTTP download (bench/net.ts).
+ * - VM-to-VM network throughput: two guests on one switch, an HTTP download (bench/net.ts);
+ * - virtio-blk read throughput: dd of a whole 32 MiB in-memory disk in the guest (bench/disk.ts).
  *
- * `npm run bench -- net` runs the network part only.
+ * `npm run bench -- net` runs the network part only, `npm run bench -- disk` the disk part.
  */
 import { WORKLOADS, mips } from './cpu.ts';
 import { referenceBoot } from '../guest/reference-boot.ts';
 import { createVM } from '../src/api/node.ts';
 import { netThroughput } from './net.ts';
+import { diskThroughput } from './disk.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TARGET_MIPS = 50;
@@ -30,8 +32,20 @@ async function network(): Promise<void> {
   console.log(`  median ${median(r.mbps).toFixed(1)} Mbit/s   (runs: ${r.mbps.map((m) => m.toFixed(1)).join(', ')}; ${r.frames} frames switched)`);
 }
 
+const DISK_MEGABYTES = Number(process.env.BENCH_DISK_MB ?? 32);
+
+async function disk(): Promise<void> {
+  console.log(`\nvirtio-blk read (dd if=/dev/vda of=/dev/null bs=1M of a ${DISK_MEGABYTES} MiB in-memory disk, page cache dropped before each run)`);
+  const runs = await diskThroughput(DISK_MEGABYTES, RUNS);
+  const host = runs.map((r) => r.hostMBps);
+  const guest = runs.map((r) => r.guestMBps);
+  console.log(`  guest-timed (dd alone)   median ${median(guest).toFixed(1)} MB/s   (runs: ${guest.map((m) => m.toFixed(1)).join(', ')})`);
+  console.log(`  host-timed (the command) median ${median(host).toFixed(1)} MB/s   (runs: ${host.map((m) => m.toFixed(1)).join(', ')})`);
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === 'net') return network();
+  if (process.argv[2] === 'disk') return disk();
   console.log('interpreter (Node, long mode, paging on)');
   const rates: number[] = [];
   for (const [name, source] of Object.entries(WORKLOADS)) {
@@ -67,6 +81,7 @@ async function main(): Promise<void> {
   console.log(`  median ${boot.toFixed(2)} s, ${insns.toFixed(0)} M instructions (${(insns / boot).toFixed(1)} MIPS over the boot)`);
   console.log(`  ratio to the QEMU TCG reference: ${(boot / reference).toFixed(1)}x slower`);
   await network();
+  await disk();
 }
 
 main().catch((e: unknown) => {
