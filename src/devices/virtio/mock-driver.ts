@@ -215,3 +215,25 @@ export class MockDriver {
     return this.view.getUint16(r.used + 4 + 8 * r.size, true);
   }
 }
+
+/**
+ * Flat guest memory, and a view of it for the device under test that counts refused
+ * (out-of-range) slices (fuzz tests). The driver side uses `flat` directly.
+ */
+export function countingMemory(size: number): {
+  flat: GuestMemory & { bytes: Uint8Array };
+  memory: GuestMemory & { bytes: Uint8Array };
+  refused: () => number;
+} {
+  const flat = flatMemory(size);
+  let refused = 0;
+  const memory = {
+    ...flat,
+    slice: (addr: number, length: number) => {
+      const s = flat.slice(addr, length);
+      if (!s) refused++;
+      return s;
+    },
+  };
+  return { flat, memory, refused: () => refused };
+}

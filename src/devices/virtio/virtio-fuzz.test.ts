@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessSize } from '../device.ts';
 import { CowOverlay, MemoryBackend } from './disk.ts';
-import { flatMemory, MockDriver } from './mock-driver.ts';
+import { xorshift32 } from '../testing/contract.ts';
+import { countingMemory, MockDriver } from './mock-driver.ts';
 import { VirtioBlk } from './virtio-blk.ts';
 import { MSIX_BAR, VIRTIO_BAR, VIRTIO_BAR_SIZE, VirtioPci } from './virtio-pci.ts';
 
@@ -14,32 +15,11 @@ import { MSIX_BAR, VIRTIO_BAR, VIRTIO_BAR_SIZE, VirtioPci } from './virtio-pci.t
 const MEM = 1 << 18;
 const SIZES: AccessSize[] = [1, 2, 4];
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
 /** Runs a storm; returns how often requests completed and how often the device asked for a reset. */
 function storm(seed: number, steps: number): { completed: number; broken: number; refused: number } {
-  const rnd = xorshift(seed);
+  const rnd = xorshift32(seed);
   const pick = <T,>(items: readonly T[]): T => items[rnd() % items.length]!;
-  const flat = flatMemory(MEM);
-  let outOfRange = 0;
-  const memory = {
-    ...flat,
-    slice: (addr: number, length: number) => {
-      const s = flat.slice(addr, length);
-      if (!s) outOfRange++;
-      return s;
-    },
-  };
+  const { flat, memory, refused } = countingMemory(MEM);
   const base = new Uint8Array(64 * 512).map((_, i) => i & 0xff);
   const original = base.slice();
   const overlay = new CowOverlay(new MemoryBackend(base));
@@ -93,7 +73,7 @@ function storm(seed: number, steps: number): { completed: number; broken: number
   const s = t.state();
   const again = VirtioPci.fromState(new VirtioBlk({ memory, backend: overlay }), { memory, msi: () => {} }, structuredClone(s));
   expect(again.state()).toEqual(s);
-  return { completed, broken, refused: outOfRange };
+  return { completed, broken, refused: refused() };
 }
 
 describe('virtio-blk fuzz', () => {

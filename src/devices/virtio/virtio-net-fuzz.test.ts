@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessSize } from '../device.ts';
 import type { NetBackend } from '../net/backend.ts';
-import { flatMemory, MockDriver } from './mock-driver.ts';
+import { xorshift32 } from '../testing/contract.ts';
+import { countingMemory, MockDriver } from './mock-driver.ts';
 import { NET_RX_QUEUE, NET_TX_QUEUE, VirtioNet } from './virtio-net.ts';
 import { MSIX_BAR, VIRTIO_BAR, VIRTIO_BAR_SIZE, VirtioPci } from './virtio-pci.ts';
 
@@ -15,31 +16,10 @@ const MEM = 1 << 18;
 const SIZES: AccessSize[] = [1, 2, 4];
 const RINGS = [0x1000, 0x2000];
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
 function storm(seed: number, steps: number) {
-  const rnd = xorshift(seed);
+  const rnd = xorshift32(seed);
   const pick = <T,>(items: readonly T[]): T => items[rnd() % items.length]!;
-  const flat = flatMemory(MEM);
-  let outOfRange = 0;
-  const memory = {
-    ...flat,
-    slice: (addr: number, length: number) => {
-      const s = flat.slice(addr, length);
-      if (!s) outOfRange++;
-      return s;
-    },
-  };
+  const { flat, memory, refused } = countingMemory(MEM);
   let receive: (frame: Uint8Array) => void = () => {};
   let sent = 0;
   const backend: NetBackend = {
@@ -110,7 +90,7 @@ function storm(seed: number, steps: number) {
   const s = t.state();
   const again = VirtioPci.fromState(new VirtioNet({ memory, backend, mac: net.mac }), { memory, msi: () => {} }, structuredClone(s));
   expect(again.state()).toEqual(s);
-  return { sent, received: net.stats.rxFrames, broken, refused: outOfRange };
+  return { sent, received: net.stats.rxFrames, broken, refused: refused() };
 }
 
 describe('virtio-net fuzz', () => {
