@@ -195,24 +195,37 @@ export class VirtioBlk implements VirtioDeviceModel {
   }
 
   /**
+   * The request header of a chain: type, first sector, and the data sizes (device-writable
+   * bytes before the status byte, driver-written bytes after the header). A chain without a
+   * header or a status byte is malformed: the queue is marked broken and undefined returned.
+   */
+  private parse(chain: DescriptorChain, queue: Virtqueue): { type: number; sector: number; dataIn: number; dataOut: number } | undefined {
+    const readable = chainLength(chain, false);
+    const writable = chainLength(chain, true);
+    if (readable < REQUEST_HEADER_SIZE || writable < 1) {
+      queue.error = `request without ${readable < REQUEST_HEADER_SIZE ? 'a 16-byte header' : 'a status byte'}`;
+      return undefined;
+    }
+    const header = new Uint8Array(REQUEST_HEADER_SIZE);
+    readChain(this.memory, chain, 0, header);
+    const h = new DataView(header.buffer);
+    return {
+      type: h.getUint32(0, true),
+      sector: h.getUint32(8, true) + h.getUint32(12, true) * 2 ** 32,
+      dataIn: writable - 1,
+      dataOut: readable - REQUEST_HEADER_SIZE,
+    };
+  }
+
+  /**
    * Starts one request: copies what it needs from guest memory now and returns a promise of
    * the status and the data for the device-writable buffers; a malformed chain returns its used
    * length (0) at once.
    */
   private start(chain: DescriptorChain, queue: Virtqueue, backend: AsyncBlockBackend): number | Promise<{ status: number; data?: Uint8Array }> {
-    const readable = chainLength(chain, false);
-    const writable = chainLength(chain, true);
-    if (readable < REQUEST_HEADER_SIZE || writable < 1) {
-      queue.error = `request without ${readable < REQUEST_HEADER_SIZE ? 'a 16-byte header' : 'a status byte'}`;
-      return 0;
-    }
-    const header = new Uint8Array(REQUEST_HEADER_SIZE);
-    readChain(this.memory, chain, 0, header);
-    const h = new DataView(header.buffer);
-    const type = h.getUint32(0, true);
-    const sector = h.getUint32(8, true) + h.getUint32(12, true) * 2 ** 32;
-    const dataIn = writable - 1;
-    const dataOut = readable - REQUEST_HEADER_SIZE;
+    const request = this.parse(chain, queue);
+    if (!request) return 0;
+    const { type, sector, dataIn, dataOut } = request;
     const ioerr = Promise.resolve({ status: VIRTIO_BLK_S_IOERR });
     switch (type) {
       case VIRTIO_BLK_T_IN: {
@@ -249,19 +262,9 @@ export class VirtioBlk implements VirtioDeviceModel {
 
   /** Executes one request; returns the used length. */
   private handle(chain: DescriptorChain, queue: Virtqueue): number {
-    const readable = chainLength(chain, false);
-    const writable = chainLength(chain, true);
-    if (readable < REQUEST_HEADER_SIZE || writable < 1) {
-      queue.error = `request without ${readable < REQUEST_HEADER_SIZE ? 'a 16-byte header' : 'a status byte'}`;
-      return 0;
-    }
-    const header = new Uint8Array(REQUEST_HEADER_SIZE);
-    readChain(this.memory, chain, 0, header);
-    const h = new DataView(header.buffer);
-    const type = h.getUint32(0, true);
-    const sector = h.getUint32(8, true) + h.getUint32(12, true) * 2 ** 32;
-    const dataIn = writable - 1; // device-writable bytes before the status byte
-    const dataOut = readable - REQUEST_HEADER_SIZE;
+    const request = this.parse(chain, queue);
+    if (!request) return 0;
+    const { type, sector, dataIn, dataOut } = request;
     let status = VIRTIO_BLK_S_OK;
     let written = 0;
     try {
@@ -270,8 +273,8 @@ export class VirtioBlk implements VirtioDeviceModel {
       // The backend failed (a host I/O error): the guest sees a failed request, not a crash.
       status = VIRTIO_BLK_S_IOERR;
     }
-    // The status byte is the last device-writable byte.
-    writeChain(this.memory, chain, writable - 1, Uint8Array.of(status));
+    // The status byte is the last device-writable byte (after dataIn data bytes).
+    writeChain(this.memory, chain, dataIn, Uint8Array.of(status));
     return written + 1;
   }
 
