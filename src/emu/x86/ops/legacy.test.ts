@@ -1,25 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Cpu, STOP_HALT } from '../cpu.ts';
-import { startProtectedMode } from '../start-state.ts';
-import { assemble } from '../testing/asm.ts';
-import { RAM_OFFSET } from '../../state-layout.ts';
+import { flat32 } from '../testing/flat32.ts';
 
 // Instructions that exist only outside 64-bit mode, run in flat 32-bit protected mode with
 // results from the SDM's definitions (compatibility-mode differential tests cover them against
 // the host where the harness runs 32-bit code).
 
 function run32(source: string): Cpu {
-  const RAM = 4 << 20;
-  const pages = Math.ceil((RAM_OFFSET + RAM) / 65536);
-  const cpu = new Cpu(new WebAssembly.Memory({ initial: pages, maximum: pages }), RAM);
-  const q = (at: number, lo: number, hi: number) => {
-    cpu.dv.setUint32(RAM_OFFSET + at, lo >>> 0, true);
-    cpu.dv.setUint32(RAM_OFFSET + at + 4, hi >>> 0, true);
-  };
-  q(0x1000 + 0x10, 0x0000ffff, 0x00cf9b00);
-  q(0x1000 + 0x18, 0x0000ffff, 0x00cf9300);
-  cpu.u8.set(assemble(`bits 32\n${source}\nhlt`, 0x100000), RAM_OFFSET + 0x100000);
-  startProtectedMode(cpu, 0x100000, 0x1000, 0x1f, { rsp: 0x80000n });
+  const cpu = flat32(source);
   expect(cpu.run(1000)).toBe(STOP_HALT);
   return cpu;
 }

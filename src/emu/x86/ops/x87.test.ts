@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cpu } from '../cpu.ts';
 import { CR0_EM, CR0_MP, CR0_NE, CR0_PE, CR0_TS } from '../mmu.ts';
-import { startProtectedMode } from '../start-state.ts';
-import { assemble } from '../testing/asm.ts';
+import { flat32 } from '../testing/flat32.ts';
 import { CR0, FPU_FCS, FPU_FDP, FPU_FDS, FPU_FIP, FPU_FOP, FPU_FSW, RAM_OFFSET } from '../../state-layout.ts';
 
 // What the host cannot show from user mode: #NM under CR0.EM/TS/MP, CR0.NE, and the
@@ -13,17 +12,7 @@ const CODE = 0x100000;
 const DATA = 0x200000;
 
 function run(source: string, cr0: number): Cpu {
-  const RAM = 4 << 20;
-  const pages = Math.ceil((RAM_OFFSET + RAM) / 65536);
-  const cpu = new Cpu(new WebAssembly.Memory({ initial: pages, maximum: pages }), RAM);
-  const q = (at: number, lo: number, hi: number) => {
-    cpu.dv.setUint32(RAM_OFFSET + at, lo >>> 0, true);
-    cpu.dv.setUint32(RAM_OFFSET + at + 4, hi >>> 0, true);
-  };
-  q(0x1000 + 0x10, 0x0000ffff, 0x00cf9b00);
-  q(0x1000 + 0x18, 0x0000ffff, 0x00cf9300);
-  cpu.u8.set(assemble(`bits 32\n${source}\nhlt`, CODE), RAM_OFFSET + CODE);
-  startProtectedMode(cpu, CODE, 0x1000, 0x1f, { rsp: 0x80000n });
+  const cpu = flat32(source, CODE);
   cpu.i32[CR0 >> 2] = CR0_PE | cr0;
   cpu.stopOnFault = true;
   cpu.run(1000);
