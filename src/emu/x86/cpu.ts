@@ -769,10 +769,7 @@ export class Cpu extends Mmu {
         this.stopError = -1;
         return STOP_FAULT;
       }
-      if (!this.raise(1, -1, false)) {
-        this.shutdown = true;
-        return STOP_SHUTDOWN;
-      }
+      if (!this.raiseOrShutdown(1, -1, false)) return STOP_SHUTDOWN;
       i32[I_ATTENTION] = 1;
       return BOUNDARY_DELIVERED;
     }
@@ -784,19 +781,10 @@ export class Cpu extends Mmu {
       this.nmiPending = false;
       this.nmiBlocked = true;
       this.halted = false;
-      if (!this.raise(2, -1, false, true)) {
-        this.shutdown = true;
-        return STOP_SHUTDOWN;
-      }
-      return BOUNDARY_DELIVERED;
+      return this.raiseOrShutdown(2, -1, true) ? BOUNDARY_DELIVERED : STOP_SHUTDOWN;
     } else if (this.interrupts?.hasInterrupt() && (this.getFlags() & IF) !== 0) {
       this.halted = false;
-      const vector = this.interrupts.acknowledge();
-      if (!this.raise(vector, -1, false, true)) {
-        this.shutdown = true;
-        return STOP_SHUTDOWN;
-      }
-      return BOUNDARY_DELIVERED;
+      return this.raiseOrShutdown(this.interrupts.acknowledge(), -1, true) ? BOUNDARY_DELIVERED : STOP_SHUTDOWN;
     }
     if (this.shutdown) return STOP_SHUTDOWN;
     if (this.isHalted) {
@@ -828,11 +816,14 @@ export class Cpu extends Mmu {
       this.stopError = this.faultError;
       return STOP_FAULT;
     }
-    if (!this.raise(this.faultVector, this.faultError, false)) {
-      this.shutdown = true;
-      return STOP_SHUTDOWN;
-    }
-    return BOUNDARY_RUN;
+    return this.raiseOrShutdown(this.faultVector, this.faultError, false) ? BOUNDARY_RUN : STOP_SHUTDOWN;
+  }
+
+  /** raise() for an event at an instruction boundary; a triple fault marks the CPU shut down. */
+  private raiseOrShutdown(vector: number, errorCode: number, external: boolean): boolean {
+    if (this.raise(vector, errorCode, false, external)) return true;
+    this.shutdown = true;
+    return false;
   }
 
   /**

@@ -224,7 +224,6 @@ export class Mmu {
   flushTlb(includingGlobal: boolean): void {
     const i32 = this.i32;
     this.execPages.fill(EXEC_SLOT_EMPTY);
-    if (includingGlobal) this.largeInTlb = false;
     this.dropLinks(); // instruction links assume unchanged translations
     const tag = TLB_TAG_LO >> 2;
     const flags = TLB_FLAGS >> 2;
@@ -253,7 +252,6 @@ export class Mmu {
     }
     this.largeCount = n;
     if (n === 0) {
-      this.largeInTlb = false;
       this.largePageCount = 0;
       this.largePagesOverflow = false;
     }
@@ -294,8 +292,6 @@ export class Mmu {
     return false;
   }
 
-  /** Whether the TLB may hold pieces of large pages (INVLPG must then drop all of them). */
-  private largeInTlb = false;
   /** Size code of the page the current walk ends in (see TLB_LARGE_SHIFT). */
   private walkSize = 0;
 
@@ -308,7 +304,7 @@ export class Mmu {
     }
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     if (i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi) i32[T_TAG_LO + idx] = -1;
-    if (!this.largeInTlb || !this.inLargePage(lo, hi)) return;
+    if (this.largeCount === 0 || !this.inLargePage(lo, hi)) return;
     // A large page is cached as 4 KiB pieces in many slots: drop every piece of a large page
     // that contains this address (the listed slots are the only candidates).
     let droppedLarge = false;
@@ -466,10 +462,9 @@ export class Mmu {
         if (dirty && rw) flags |= TLB_USER_WRITE;
       }
       if (global) flags |= TLB_GLOBAL;
+      if (this.walkSize !== 0) flags |= this.walkSize << TLB_LARGE_SHIFT;
       this.fillTlb(idx, lo, hi, physPage, flags);
       if (this.walkSize !== 0) {
-        this.i32[T_FLAGS + idx] = flags | (this.walkSize << TLB_LARGE_SHIFT);
-        this.largeInTlb = true;
         this.noteLargePage(lo, hi, LARGE_PAGE_SHIFTS[this.walkSize]!);
         if (!this.largeListed[idx]) {
           this.largeListed[idx] = 1;
