@@ -16,6 +16,7 @@ import {
   TN_TYPE_CNF,
   TN_VAL_SET_CNF,
 } from './hpet.ts';
+import { xorshift32 } from './testing/contract.ts';
 
 const CONF = (n: number): number => 0x100 + 0x20 * n;
 const CMP = (n: number): number => 0x108 + 0x20 * n;
@@ -463,11 +464,8 @@ describe('hpet snapshots and robustness', () => {
 
   it('survives random register traffic without throwing, and resets', () => {
     const { clock, hpet, r, lines } = fake();
-    let seed = 12345;
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return Math.floor((seed / 2 ** 32) * n);
-    };
+    const next = xorshift32(12345);
+    const rand = (n: number): number => Math.floor((next() / 2 ** 32) * n);
     const sizes = [1, 2, 4] as const;
     for (let i = 0; i < 20_000; i++) {
       const interesting = [0, 4, 0x10, 0x20, 0xf0, 0xf4, CONF(rand(3)), CMP(rand(3)), CMP(rand(3)) + 4];

@@ -7,6 +7,7 @@ import {
 } from './ioapic.ts';
 import { APIC_EOI_OFFSET, APIC_LDR_OFFSET, APIC_SVR_OFFSET, Lapic } from './lapic.ts';
 import { DELIVERY_EXTINT, DELIVERY_FIXED, DELIVERY_NMI, type InterruptMessage } from './msi.ts';
+import { xorshift32 } from './testing/contract.ts';
 
 const MASKED = 1 << 16;
 const LEVEL = 1 << 15;
@@ -242,13 +243,8 @@ describe('IOAPIC state and robustness', () => {
   });
 
   it('never throws on random register traffic', () => {
-    let x = 0x9e37_79b9;
-    const random = () => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) / 2 ** 32;
-    };
+    const next = xorshift32(0x9e37_79b9);
+    const random = (): number => next() / 2 ** 32;
     const { ioapic, sent } = setup();
     const sizes: AccessSize[] = [1, 2, 4];
     for (let i = 0; i < 20_000; i++) {

@@ -13,6 +13,7 @@ import {
   DELIVERY_EXTINT, DELIVERY_FIXED, DELIVERY_INIT, DELIVERY_LOWEST_PRIORITY, DELIVERY_NMI, DELIVERY_SMI,
   DELIVERY_STARTUP, type InterruptMessage,
 } from './msi.ts';
+import { xorshift32 } from './testing/contract.ts';
 
 const MASKED = 1 << 16;
 const PERIODIC = 1 << 17;
@@ -54,17 +55,6 @@ function setup(options: Partial<LapicOptions> = {}, enable = true) {
     return r(APIC_ESR_OFFSET);
   };
   return { clock, lapic, log, r, w, vectors, esr };
-}
-
-/** Small deterministic PRNG (xorshift32). */
-function rng(seed: number) {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
 }
 
 describe('LAPIC registers', () => {
@@ -573,7 +563,8 @@ describe('LAPIC APIC_BASE, state and robustness', () => {
   });
 
   it('never throws on random register traffic and reads stay in range', () => {
-    const random = rng(0x1234_5678);
+    const next = xorshift32(0x1234_5678);
+    const random = (): number => next() / 2 ** 32;
     const { clock, lapic } = setup({ extIntAck: () => 0x30 });
     const sizes: AccessSize[] = [1, 2, 4];
     const modes = [DELIVERY_FIXED, DELIVERY_LOWEST_PRIORITY, DELIVERY_SMI, DELIVERY_NMI, DELIVERY_INIT, DELIVERY_STARTUP, DELIVERY_EXTINT] as const;

@@ -6,6 +6,7 @@ import { PciEcam, ecamOffset, intxGsi } from './ecam.ts';
 import { PciFunction } from './function.ts';
 import { createHostBridge, hostBridgeFromState } from './host-bridge.ts';
 import { PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from './regs.ts';
+import { xorshift32 } from '../testing/contract.ts';
 
 const nullDevice: Device = { name: 'null', read: () => 0, write: () => {} };
 
@@ -139,14 +140,8 @@ describe('ECAM', () => {
     ecam.attach(0, 1, 0, fn);
     const errors: unknown[] = [];
     bus.onError = (_device, error) => void errors.push(error);
-    // xorshift32: reproducible pseudo-random accesses, biased to the populated functions.
-    let seed = 0x2545_f491;
-    const next = (): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return seed >>> 0;
-    };
+    // Reproducible pseudo-random accesses, biased to the populated functions.
+    const next = xorshift32(0x2545_f491);
     const sizes: AccessSize[] = [1, 2, 4];
     for (let i = 0; i < 20000; i++) {
       const r = next();
