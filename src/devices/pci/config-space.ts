@@ -16,6 +16,7 @@
  * Not supported: sticky (RWS) bits that survive a reset, hardware-initialised (HwInit) bits
  * that firmware may write once.
  */
+import { allOnes } from '../device.ts';
 import { PCI_CONFIG_SPACE_SIZE } from './regs.ts';
 
 /** The size of a config access in bytes. */
@@ -81,7 +82,7 @@ export class ConfigSpace {
 
   /** A guest read: the current value; all ones outside the space. No side effects. */
   read(offset: number, size: ConfigAccessSize): number {
-    if (!ConfigSpace.inRange(offset, size)) return size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1;
+    if (!ConfigSpace.inRange(offset, size)) return allOnes(size);
     if (size === 1) return this.get8(offset);
     if (size === 2) return this.get16(offset);
     return this.get32(offset);

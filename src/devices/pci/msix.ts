@@ -28,6 +28,7 @@
  * accesses (the CPU splits 8-byte accesses); misaligned reads return all ones and misaligned
  * writes are ignored.
  */
+import { allOnes } from '../device.ts';
 import type { ConfigSpace } from './config-space.ts';
 import {
   PCI_MSIX_ENTRY_CTRL_MASKBIT,
@@ -162,7 +163,7 @@ export class Msix {
   // -------------------------------------------------------------------------------------------
 
   readTable(offset: number, size: 1 | 2 | 4): number {
-    if (!aligned(offset, size, this.tableSize)) return size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1;
+    if (!aligned(offset, size, this.tableSize)) return allOnes(size);
     return readLe(this.table, offset, size);
   }
 
@@ -178,7 +179,7 @@ export class Msix {
   }
 
   readPba(offset: number, size: 1 | 2 | 4): number {
-    if (!aligned(offset, size, this.pbaSize)) return size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1;
+    if (!aligned(offset, size, this.pbaSize)) return allOnes(size);
     return readLe(this.pba, offset, size);
   }
 
