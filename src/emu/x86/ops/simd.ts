@@ -31,6 +31,16 @@ const VEC_GP = 13;
 const VEC_MF = 16;
 /** FSW.ES: an unmasked x87 exception is pending. */
 const FSW_ES = 0x80;
+// Module-local copies of the imported constants the checks read on every SIMD/x87
+// instruction (an imported binding can cost a getter call per use, e.g. under tsx).
+const I_CR0 = CR0 >> 2;
+const I_CR4 = CR4 >> 2;
+const I_FSW = FPU_FSW >> 2;
+const I_TAGS = FPU_TAGS >> 2;
+const EM = CR0_EM;
+const EM_TS = CR0_EM | CR0_TS;
+const MP_TS = CR0_MP | CR0_TS;
+const OSFXSR = CR4_OSFXSR;
 
 export function xmmIndex(r: number): number {
   return XMM_I + 4 * r;
@@ -44,9 +54,9 @@ export function mmIndex(r: number): number {
 /** SSE instruction checks: #UD if CR0.EM or not CR4.OSFXSR, then #NM if CR0.TS. */
 export function checkSse(cpu: Cpu): void {
   const i32 = cpu.i32;
-  const cr0 = i32[CR0 >> 2]!;
-  if ((cr0 & (CR0_EM | CR0_TS)) === 0 && (i32[CR4 >> 2]! & CR4_OSFXSR) !== 0) return;
-  if ((cr0 & CR0_EM) !== 0 || (i32[CR4 >> 2]! & CR4_OSFXSR) === 0) cpu.fault(VEC_UD);
+  const cr0 = i32[I_CR0]!;
+  if ((cr0 & EM_TS) === 0 && (i32[I_CR4]! & OSFXSR) !== 0) return;
+  if ((cr0 & EM) !== 0 || (i32[I_CR4]! & OSFXSR) === 0) cpu.fault(VEC_UD);
   cpu.fault(VEC_NM);
 }
 
@@ -55,14 +65,13 @@ export function checkSse(cpu: Cpu): void {
  * check (#MF) is the x87 family's business: it depends on the instruction (FN* forms skip it).
  */
 export function checkX87(cpu: Cpu): void {
-  if ((cpu.i32[CR0 >> 2]! & (CR0_EM | CR0_TS)) !== 0) cpu.fault(VEC_NM);
+  if ((cpu.i32[I_CR0]! & EM_TS) !== 0) cpu.fault(VEC_NM);
 }
 
 /** WAIT/FWAIT: #NM only if both CR0.MP and CR0.TS are set; then #MF for a pending exception. */
 export function checkWait(cpu: Cpu): void {
-  const cr0 = cpu.i32[CR0 >> 2]!;
-  if ((cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(VEC_NM);
-  if ((cpu.i32[FPU_FSW >> 2]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
+  if ((cpu.i32[I_CR0]! & MP_TS) === MP_TS) cpu.fault(VEC_NM);
+  if ((cpu.i32[I_FSW]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
 }
 
 /**
@@ -73,8 +82,8 @@ export function checkWait(cpu: Cpu): void {
 export function checkMmx(cpu: Cpu): void {
   mmxFaults(cpu);
   const i32 = cpu.i32;
-  i32[FPU_FSW >> 2] = i32[FPU_FSW >> 2]! & ~0x3800;
-  i32[FPU_TAGS >> 2] = 0xff;
+  i32[I_FSW] = i32[I_FSW]! & ~0x3800;
+  i32[I_TAGS] = 0xff;
 }
 
 /**
@@ -84,9 +93,9 @@ export function checkMmx(cpu: Cpu): void {
  */
 export function mmxFaults(cpu: Cpu): void {
   const i32 = cpu.i32;
-  const cr0 = i32[CR0 >> 2]!;
-  if ((cr0 & (CR0_EM | CR0_TS)) !== 0) cpu.fault((cr0 & CR0_EM) !== 0 ? VEC_UD : VEC_NM);
-  if ((i32[FPU_FSW >> 2]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
+  const cr0 = i32[I_CR0]!;
+  if ((cr0 & EM_TS) !== 0) cpu.fault((cr0 & EM) !== 0 ? VEC_UD : VEC_NM);
+  if ((i32[I_FSW]! & FSW_ES) !== 0) cpu.fault(VEC_MF);
 }
 
 /** Writes MMr = (lo, hi): the significand of R_r, with the sign/exponent field set to all ones. */

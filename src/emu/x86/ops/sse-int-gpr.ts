@@ -22,8 +22,8 @@ import { SEG_DS } from '../decoder.ts';
 import { ARITH, CF, ZF } from '../flags.ts';
 import { ACCESS_WRITE } from '../mmu.ts';
 import { RFLAGS } from '../../state-layout.ts';
-import { MM_I, XMM_I, checkMmx, checkSse, xmmRm } from './simd.ts';
-import { V, mmWritten, mmxFaults, views } from './sse-int-lanes.ts';
+import { MM_I, XMM_I, checkMmx, checkSse, mmxFaults, xmmRm } from './simd.ts';
+import { V, mmWritten, views } from './sse-int-lanes.ts';
 
 // Module-local copies of state indexes (an imported binding is re-read on every use).
 const I_XMM = XMM_I;

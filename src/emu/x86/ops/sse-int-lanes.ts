@@ -19,12 +19,8 @@
  * Not supported: nothing in these instructions (they raise no SIMD floating-point exceptions).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
-import { VEC_MF, VEC_NM, VEC_UD } from '../exceptions.ts';
-import { CR0_EM, CR0_TS } from '../mmu.ts';
-import { CR0, FPU_FSW } from '../../state-layout.ts';
+import { VEC_UD } from '../exceptions.ts';
 import { MM_I, SRC_I, TMP_I, XMM_I, checkMmx, checkSse, loadMem, mmxFaults } from './simd.ts';
-
-export { mmxFaults };
 
 // Imported bindings are re-read on every use (a getter call under tsx): the hot handlers below
 // use module-local copies.
@@ -32,12 +28,6 @@ const I_XMM = XMM_I;
 const I_MM = MM_I;
 const I_SRC = SRC_I;
 const I_TMP = TMP_I;
-const I_CR0 = CR0 >> 2;
-const I_FSW = FPU_FSW >> 2;
-const CR0_EM_TS = CR0_EM | CR0_TS;
-const EM = CR0_EM;
-/** FSW.ES: an unmasked x87 exception is pending. */
-const FSW_ES = 0x80;
 
 /** A lane operation: destination/first source at `d`, second source at `s`, `n` dwords wide. */
 export type Lane = (d: number, s: number, n: number, imm: number) => void;
