@@ -19,15 +19,6 @@ export function hexBytes(text: string): Uint8Array {
   return new Uint8Array(parts.map((p) => Number.parseInt(p, 16)));
 }
 
-/** Hex text of `bytes`, 16 per line (for readable failure diffs). */
-export function hexDump(bytes: Uint8Array): string {
-  const lines: string[] = [];
-  for (let i = 0; i < bytes.length; i += 16) {
-    lines.push(Array.from(bytes.subarray(i, i + 16), (b) => b.toString(16).padStart(2, '0')).join(' '));
-  }
-  return lines.join('\n');
-}
-
 /** Header checks shared by every table. */
 export function expectValidTable(bytes: Uint8Array, signature: string, revision: number): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
