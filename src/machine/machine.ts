@@ -32,7 +32,8 @@
  */
 import { Cpu, STOP_HALT, STOP_INTERNAL_ERROR, STOP_SHUTDOWN } from '../emu/x86/cpu.ts';
 import { IF } from '../emu/x86/flags.ts';
-import { ATTENTION, MSR_TSC_OFFSET, RAM_OFFSET } from '../emu/state-layout.ts';
+import { ATTENTION, RAM_OFFSET } from '../emu/state-layout.ts';
+import { guestTsc } from '../emu/x86/ops/system.ts';
 import { AcpiPower } from '../devices/acpi-power.ts';
 import { Bus, asIoBus, asPhysBus } from '../devices/bus.ts';
 import type { GuestMemory } from '../devices/device.ts';
@@ -184,17 +185,14 @@ export class Machine {
     this.cpu = cpu;
     const clock = cfg.deterministic ? new DeterministicClock(() => this.cpu.instructions) : new HostClock();
     this.clock = clock;
-    const guestTsc = () => {
-      const i32 = cpu.i32;
-      return clock.now() + i32[(MSR_TSC_OFFSET >> 2) + 1]! * 2 ** 32 + (i32[MSR_TSC_OFFSET >> 2]! >>> 0);
-    };
+    const tsc = () => guestTsc(cpu);
     cpu.tscSource = () => clock.now();
     const memory = this.guestMemory(cpu);
 
     // Interrupt controllers.
     const lapic = new Lapic({
       clock,
-      tsc: guestTsc,
+      tsc,
       onPending: () => {
         cpu.i32[ATTENTION >> 2] = 1;
       },
@@ -207,7 +205,7 @@ export class Machine {
     cpu.interrupts = lapic;
 
     // MSRs kept by devices.
-    const kvmclock = new KvmClock({ clock, memory, tsc: guestTsc });
+    const kvmclock = new KvmClock({ clock, memory, tsc });
     this.kvmclock = kvmclock;
     cpu.onMsrWrite = (msr, lo, hi) => {
       if (msr === MSR_KVM_SYSTEM_TIME_NEW) kvmclock.writeSystemTime(lo, hi);

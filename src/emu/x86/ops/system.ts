@@ -513,11 +513,14 @@ function rawTsc(cpu: Cpu): [number, number] {
   return [t % 2 ** 32 | 0, Math.floor(t / 2 ** 32) | 0];
 }
 
-function tsc(cpu: Cpu): [number, number] {
-  const t = Math.floor(cpu.tscSource());
+/** The guest's TSC (what RDTSC returns): the time source plus the offset a TSC write set. */
+export function guestTsc(cpu: Cpu): number {
   const i32 = cpu.i32;
-  const offset = i32[(MSR_TSC_OFFSET >> 2) + 1]! * 2 ** 32 + (i32[MSR_TSC_OFFSET >> 2]! >>> 0);
-  const v = t + offset;
+  return Math.floor(cpu.tscSource()) + i32[(MSR_TSC_OFFSET >> 2) + 1]! * 2 ** 32 + (i32[MSR_TSC_OFFSET >> 2]! >>> 0);
+}
+
+function tsc(cpu: Cpu): [number, number] {
+  const v = guestTsc(cpu);
   return [v % 2 ** 32 | 0, Math.floor(v / 2 ** 32) | 0];
 }
 
