@@ -63,6 +63,11 @@ function showError(message: string): void {
   errorBox.hidden = false;
 }
 
+/** A rejected promise's reason, shown as an error. */
+function showFailure(reason: unknown): void {
+  showError(reason instanceof Error ? reason.message : String(reason));
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -141,7 +146,7 @@ $<HTMLButtonElement>('disk-export').addEventListener('click', () => {
       link.click();
       setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
     },
-    (err: unknown) => showError(err instanceof Error ? err.message : String(err)),
+    showFailure,
   );
 });
 
@@ -150,7 +155,7 @@ $<HTMLButtonElement>('disk-discard').addEventListener('click', () => {
   if (!handle) return;
   handle.discardDiskChanges().then(
     () => boot(lastOverrides), // the same disk, from the unchanged image
-    (err: unknown) => showError(err instanceof Error ? err.message : String(err)),
+    showFailure,
   );
 });
 
@@ -227,7 +232,7 @@ pauseButton.addEventListener('click', () => {
       pauseButton.textContent = pausing ? 'Resume' : 'Pause';
       setStatus(pausing ? 'paused' : vmElement.stage.label);
     },
-    (e: unknown) => showError(e instanceof Error ? e.message : String(e)),
+    showFailure,
   );
 });
 
@@ -235,7 +240,7 @@ resetButton.addEventListener('click', () => {
   errorBox.hidden = true;
   vmElement.reset().then(
     () => vmElement.terminal?.focus(),
-    (e: unknown) => showError(e instanceof Error ? e.message : String(e)),
+    showFailure,
   );
 });
 
