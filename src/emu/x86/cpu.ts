@@ -678,9 +678,11 @@ export class Cpu extends Mmu {
     let long = i32[I_CODE_BITS] === 64;
     // No try/finally around the loop: its exits stay on paths the optimiser has seen.
     let stop = STOP_BUDGET;
+    // RIP of the next instruction, kept in locals: only exec (through nextLo/nextHi), the
+    // attention boundary and exception delivery change it, and those paths reload it.
+    let ripLo = i32[I_RIP]!;
+    let ripHi = i32[I_RIP + 1]!;
     while (executed < budget) {
-      const ripLo = i32[I_RIP]!;
-      const ripHi = i32[I_RIP + 1]!;
       if (ripLo === endLo && ripHi === endHi) {
         stop = STOP_END;
         break;
@@ -690,6 +692,8 @@ export class Cpu extends Mmu {
         previous = undefined;
         long = i32[I_CODE_BITS] === 64; // modes change only with the attention word raised
         const next = this.attention();
+        ripLo = i32[I_RIP]!;
+        ripHi = i32[I_RIP + 1]!;
         if (next === BOUNDARY_DELIVERED) continue;
         if (next !== BOUNDARY_RUN) {
           stop = next;
@@ -721,6 +725,8 @@ export class Cpu extends Mmu {
         const nextHi = this.nextHi;
         i32[I_RIP] = nextLo;
         i32[I_RIP + 1] = nextHi;
+        ripLo = nextLo;
+        ripHi = nextHi;
         executed++;
         // Follow a link when it is still valid (no code written, no translation changed).
         const epoch = this.codeEpoch;
@@ -737,6 +743,8 @@ export class Cpu extends Mmu {
         previous = undefined;
         executed++;
         const next = this.exception(err);
+        ripLo = i32[I_RIP]!;
+        ripHi = i32[I_RIP + 1]!;
         if (next !== BOUNDARY_RUN) {
           if (next === STOP_INTERNAL_ERROR) executed--; // the instruction did not run
           stop = next;

@@ -20,6 +20,8 @@ import { bindSseInt } from './ops/sse-int.ts';
 import { bindSseMove } from './ops/sse-move.ts';
 import { bindSystem } from './ops/system.ts';
 import { bindX87 } from './ops/x87.ts';
+import { fastForm } from './ops/fast.ts';
+import type { Insn } from './decoder.ts';
 
 export type Handler = (cpu: Cpu, e: CachedInsn) => void;
 export type Binding = readonly [Handler, number];
@@ -48,7 +50,14 @@ for (const op of OPCODES.all) {
 }
 
 /** The handler of a decoded instruction (its table entry must be set). */
-export function bindHandler(e: CachedInsn): Binding {
+export function bindHandler(e: Insn): Binding {
+  const b = e.op && bindings.get(e.op);
+  if (!b) return [ud, 0];
+  return fastForm(e, b[0], b[1]) ?? b;
+}
+
+/** The generic binding of a decoded instruction, without its fast form (tests compare the two). */
+export function bindGeneric(e: Insn): Binding {
   return (e.op && bindings.get(e.op)) || [ud, 0];
 }
 

@@ -93,7 +93,7 @@ function immediate(e: CachedInsn, size: number): number {
 // One handler per operand form (no per-instruction switch on the form).
 
 /** E op= G (00 01 08 09 ...). */
-function aluEG(cpu: Cpu, e: CachedInsn): void {
+export function aluEG(cpu: Cpu, e: CachedInsn): void {
   const op = e.aux & 7;
   const sz = size(e);
   const dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
@@ -104,7 +104,7 @@ function aluEG(cpu: Cpu, e: CachedInsn): void {
 }
 
 /** G op= E (02 03 0A 0B ...). */
-function aluGE(cpu: Cpu, e: CachedInsn): void {
+export function aluGE(cpu: Cpu, e: CachedInsn): void {
   const op = e.aux & 7;
   const sz = size(e);
   const sLo = cpu.readE(e, sz);
@@ -115,7 +115,7 @@ function aluGE(cpu: Cpu, e: CachedInsn): void {
 }
 
 /** AL/rAX op= imm (04 05 0C 0D ...). */
-function aluAI(cpu: Cpu, e: CachedInsn): void {
+export function aluAI(cpu: Cpu, e: CachedInsn): void {
   const op = e.aux & 7;
   const sz = size(e);
   const dLo = cpu.getReg(0, sz, e.rex);
@@ -124,7 +124,7 @@ function aluAI(cpu: Cpu, e: CachedInsn): void {
 }
 
 /** E op= imm (80 81 83). */
-function aluEI(cpu: Cpu, e: CachedInsn): void {
+export function aluEI(cpu: Cpu, e: CachedInsn): void {
   const op = e.aux & 7;
   const sz = size(e);
   const dLo = op === ALU_CMP ? cpu.readE(e, sz) : cpu.readEWrite(e, sz);
@@ -134,7 +134,7 @@ function aluEI(cpu: Cpu, e: CachedInsn): void {
 
 const ALU_FORMS = [aluEG, aluGE, aluAI, aluEI];
 
-function test(cpu: Cpu, e: CachedInsn): void {
+export function test(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e);
   const form = (e.aux >> 3) & 3;
   let aLo: number;

@@ -14,7 +14,7 @@ function size(e: CachedInsn, byte: number): number {
 }
 
 /** MOV E,G / G,E / Z,imm / E,imm. aux: form | byte << 2. */
-function mov(cpu: Cpu, e: CachedInsn): void {
+export function mov(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e, e.aux & 4);
   switch (e.aux & 3) {
     case 0: { // E <- G
@@ -158,7 +158,7 @@ function cwd(cpu: Cpu, e: CachedInsn): void {
 // ---- stack ----------------------------------------------------------------------------------
 
 /** PUSH Z / E / imm / segment. aux: 0 Z, 1 E, 2 imm, 3 seg. */
-function push(cpu: Cpu, e: CachedInsn): void {
+export function push(cpu: Cpu, e: CachedInsn): void {
   const sz = e.opsize;
   let lo: number;
   let hi = 0;
@@ -179,7 +179,7 @@ function push(cpu: Cpu, e: CachedInsn): void {
 }
 
 /** POP Z / E. aux: 0 Z, 1 E. POP into memory computes the address after RSP moves. */
-function pop(cpu: Cpu, e: CachedInsn): void {
+export function pop(cpu: Cpu, e: CachedInsn): void {
   const sz = e.opsize;
   const spLo = cpu.lo(4);
   const spHi = cpu.hi64(4);

@@ -1,0 +1,301 @@
+/**
+ * Fast forms of the commonest decodings: the 32- and 64-bit register forms of the ALU
+ * instructions and TEST, MOV between registers, to and from memory and from an immediate,
+ * and PUSH/POP of a register in 64-bit code. They are chosen per decoded instruction when it
+ * is bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
+ * instructions a kernel runs most skip the generic handlers' size, form and REX branches.
+ *
+ * Same semantics as the generic handlers of ./alu.ts and ./move.ts, written a second time
+ * for speed: `fast.test.ts` runs every fast form against its generic handler on random
+ * states, and the differential suite runs them against the host CPU (it executes through
+ * the same binding).
+ *
+ * Not covered (the generic handler runs): ADC/SBB, 8- and 16-bit operands, memory operands
+ * of the ALU, PUSH/POP outside 64-bit code.
+ */
+import type { CachedInsn, Cpu } from '../cpu.ts';
+import type { Binding, Handler } from '../exec.ts';
+import type { Insn } from '../decoder.ts';
+import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
+import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC } from '../../state-layout.ts';
+import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
+import { mov, pop, push } from './move.ts';
+
+// Literal Int32 indexes and values (imported bindings cost a load per use on the hot path).
+const I_GPR = 0;
+const I_LAZY_OP = 35;
+const I_LAZY_SIZE = 36;
+const I_LAZY_AUX = 37;
+const I_LAZY_RES = 38;
+const I_LAZY_DST = 40;
+const I_LAZY_SRC = 42;
+const OP_ADD = 0;
+const OP_OR = 1;
+const OP_AND = 4;
+const OP_SUB = 5;
+const OP_XOR = 6;
+const OP_CMP = 7;
+/** TEST: AND without writing the destination. */
+const OP_TEST = 8;
+const K_ADD = 1;
+const K_SUB = 2;
+const K_LOGIC = 3;
+const VEC_SS = 12;
+if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 || I_LAZY_AUX !== LAZY_AUX >> 2 ||
+  I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 || I_LAZY_SRC !== LAZY_SRC >> 2 ||
+  OP_ADD !== ALU_ADD || OP_OR !== ALU_OR || OP_AND !== ALU_AND || OP_SUB !== ALU_SUB || OP_XOR !== ALU_XOR || OP_CMP !== ALU_CMP ||
+  K_ADD !== LAZY_ADD || K_SUB !== LAZY_SUB || K_LOGIC !== LAZY_LOGIC) {
+  throw new Error('fast.ts: the literal constants no longer match their definitions');
+}
+
+// aux layout: bits 0-3 the operation, bits 8-12 and 16-20 the Int32 indexes of the
+// destination and source registers' low halves (2 × register number).
+const dstOf = (aux: number): number => (aux >>> 8) & 31;
+const srcOf = (aux: number): number => (aux >>> 16) & 31;
+
+/** 64-bit dst op= (sLo, sHi): the result and the lazy flags as ./alu.ts records them. */
+function alu64(i32: Int32Array, op: number, d: number, sLo: number, sHi: number): void {
+  const dLo = i32[d]!;
+  const dHi = i32[d + 1]!;
+  let rLo: number;
+  let rHi: number;
+  if (op === OP_ADD) {
+    const s = (dLo >>> 0) + (sLo >>> 0);
+    rLo = s | 0;
+    rHi = (dHi + sHi + (s > 0xffffffff ? 1 : 0)) | 0;
+  } else if (op === OP_SUB || op === OP_CMP) {
+    const s = (dLo >>> 0) - (sLo >>> 0);
+    rLo = s | 0;
+    rHi = (dHi - sHi - (s < 0 ? 1 : 0)) | 0;
+  } else {
+    if (op === OP_OR) {
+      rLo = dLo | sLo;
+      rHi = dHi | sHi;
+    } else if (op === OP_XOR) {
+      rLo = dLo ^ sLo;
+      rHi = dHi ^ sHi;
+    } else {
+      rLo = dLo & sLo;
+      rHi = dHi & sHi;
+    }
+    i32[I_LAZY_OP] = K_LOGIC;
+    i32[I_LAZY_SIZE] = 8;
+    i32[I_LAZY_RES] = rLo;
+    i32[I_LAZY_RES + 1] = rHi;
+    if (op !== OP_TEST) {
+      i32[d] = rLo;
+      i32[d + 1] = rHi;
+    }
+    return;
+  }
+  i32[I_LAZY_OP] = op === OP_ADD ? K_ADD : K_SUB;
+  i32[I_LAZY_SIZE] = 8;
+  i32[I_LAZY_AUX] = 0;
+  i32[I_LAZY_RES] = rLo;
+  i32[I_LAZY_RES + 1] = rHi;
+  i32[I_LAZY_DST] = dLo;
+  i32[I_LAZY_DST + 1] = dHi;
+  i32[I_LAZY_SRC] = sLo;
+  i32[I_LAZY_SRC + 1] = sHi;
+  if (op !== OP_CMP) {
+    i32[d] = rLo;
+    i32[d + 1] = rHi;
+  }
+}
+
+/** 32-bit dst op= s (a written destination is zero-extended to 64 bits). */
+function alu32(i32: Int32Array, op: number, d: number, s: number): void {
+  const dv = i32[d]!;
+  let r: number;
+  if (op === OP_ADD || op === OP_SUB || op === OP_CMP) {
+    r = op === OP_ADD ? (dv + s) | 0 : (dv - s) | 0;
+    i32[I_LAZY_OP] = op === OP_ADD ? K_ADD : K_SUB;
+    i32[I_LAZY_AUX] = 0;
+    i32[I_LAZY_DST] = dv;
+    i32[I_LAZY_SRC] = s;
+    if (op === OP_CMP) {
+      i32[I_LAZY_SIZE] = 4;
+      i32[I_LAZY_RES] = r;
+      return;
+    }
+  } else {
+    r = op === OP_OR ? dv | s : op === OP_XOR ? dv ^ s : dv & s;
+    i32[I_LAZY_OP] = K_LOGIC;
+    if (op === OP_TEST) {
+      i32[I_LAZY_SIZE] = 4;
+      i32[I_LAZY_RES] = r;
+      return;
+    }
+  }
+  i32[I_LAZY_SIZE] = 4;
+  i32[I_LAZY_RES] = r;
+  i32[d] = r;
+  i32[d + 1] = 0;
+}
+
+function aluRR64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const aux = e.aux;
+  const s = srcOf(aux);
+  alu64(i32, aux & 15, dstOf(aux), i32[s]!, i32[s + 1]!);
+}
+
+function aluRI64(cpu: Cpu, e: CachedInsn): void {
+  const imm = e.imm;
+  alu64(cpu.i32, e.aux & 15, dstOf(e.aux), imm, imm < 0 ? -1 : 0);
+}
+
+function aluRR32(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const aux = e.aux;
+  alu32(i32, aux & 15, dstOf(aux), i32[srcOf(aux)]!);
+}
+
+function aluRI32(cpu: Cpu, e: CachedInsn): void {
+  alu32(cpu.i32, e.aux & 15, dstOf(e.aux), e.imm);
+}
+
+function movRR64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  const s = srcOf(e.aux);
+  i32[d] = i32[s]!;
+  i32[d + 1] = i32[s + 1]!;
+}
+
+function movRR32(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = i32[srcOf(e.aux)]!;
+  i32[d + 1] = 0;
+}
+
+/** MOV r64, imm64 (B8+r with REX.W). */
+function movRI64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = e.imm;
+  i32[d + 1] = e.immHi;
+}
+
+/** MOV r64, imm32 (C7 /0 with REX.W: sign-extended). */
+function movRIs64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = e.imm;
+  i32[d + 1] = e.imm < 0 ? -1 : 0;
+}
+
+function movRI32(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = e.imm;
+  i32[d + 1] = 0;
+}
+
+function load64(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.read64(cpu.ea(e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = lo;
+  i32[d + 1] = cpu.hi;
+}
+
+function load32(cpu: Cpu, e: CachedInsn): void {
+  const v = cpu.read32(cpu.ea(e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = v;
+  i32[d + 1] = 0;
+}
+
+function store64(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.ea(e);
+  const s = srcOf(e.aux);
+  cpu.write64(lo, cpu.eaHi, cpu.i32[s]!, cpu.i32[s + 1]!);
+}
+
+function store32(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.ea(e);
+  cpu.write32(lo, cpu.eaHi, cpu.i32[srcOf(e.aux)]!);
+}
+
+/** PUSH r64 in 64-bit code (RSP changes only once the write succeeded). */
+function push64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const s = srcOf(e.aux);
+  const spLo = i32[8]!;
+  const spHi = i32[9]!;
+  const vLo = i32[s]!;
+  const vHi = i32[s + 1]!;
+  const nLo = (spLo - 8) | 0;
+  const nHi = (spLo >>> 0) < 8 ? (spHi - 1) | 0 : spHi;
+  cpu.nonCanonicalVector = VEC_SS;
+  cpu.write64(nLo, nHi, vLo, vHi);
+  i32[8] = nLo;
+  i32[9] = nHi;
+}
+
+/** POP r64 in 64-bit code (POP RSP loads the popped value). */
+function pop64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
+  const spLo = i32[8]!;
+  const spHi = i32[9]!;
+  cpu.nonCanonicalVector = VEC_SS;
+  const lo = cpu.read64(spLo, spHi);
+  const hi = cpu.hi;
+  const s = (spLo >>> 0) + 8;
+  i32[8] = s | 0;
+  i32[9] = s > 0xffffffff ? (spHi + 1) | 0 : spHi;
+  const d = dstOf(e.aux);
+  i32[d] = lo;
+  i32[d + 1] = hi;
+}
+
+const regs = (d: number, s: number): number => (2 * d) << 8 | (2 * s) << 16;
+
+/**
+ * The fast form of a decoded instruction bound to `handler` with `aux`, or undefined.
+ * The generic aux layouts are ./alu.ts's (operation | form << 3 | byte << 5; TEST: form << 3
+ * | byte << 5) and ./move.ts's (MOV: form | byte << 2; PUSH/POP: operand kind).
+ */
+export function fastForm(e: Insn, handler: Handler, aux: number): Binding | undefined {
+  const size = e.opsize;
+  if (size !== 4 && size !== 8) return undefined;
+  const reg = e.mod === 3;
+  if (handler === aluEG || handler === aluGE || handler === aluEI || handler === aluAI || handler === test) {
+    if (aux & 32) return undefined; // byte operands
+    const isTest = handler === test;
+    const op = isTest ? OP_TEST : aux & 7;
+    if (op === 2 || op === 3) return undefined; // ADC, SBB
+    const form = (aux >> 3) & 3;
+    const rr = size === 8 ? aluRR64 : aluRR32;
+    const ri = size === 8 ? aluRI64 : aluRI32;
+    if (form === 2) return [ri, op | regs(0, 0)]; // AL/rAX, imm
+    if (!reg) return undefined;
+    if (form === 3) return [ri, op | regs(e.rm, 0)]; // E, imm
+    if (form === 0) return [rr, op | regs(e.rm, e.reg)]; // E op= G (TEST E, G)
+    return [rr, op | regs(e.reg, e.rm)]; // G op= E
+  }
+  if (handler === mov) {
+    if (aux & 4) return undefined; // byte operands
+    switch (aux & 3) {
+      case 0: // E <- G
+        if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.rm, e.reg)];
+        return [size === 8 ? store64 : store32, regs(0, e.reg)];
+      case 1: // G <- E
+        if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.reg, e.rm)];
+        return [size === 8 ? load64 : load32, regs(e.reg, 0)];
+      case 2: // B8+r
+        return [size === 8 ? movRI64 : movRI32, regs((e.opcode & 7) | ((e.rex & 1) << 3), 0)];
+      default: // C7 /0
+        if (!reg) return undefined;
+        return [size === 8 ? movRIs64 : movRI32, regs(e.rm, 0)];
+    }
+  }
+  if (e.mode === 64 && size === 8 && aux === 0 && (handler === push || handler === pop)) {
+    const r = (e.opcode & 7) | ((e.rex & 1) << 3);
+    return handler === push ? [push64, regs(0, r)] : [pop64, regs(r, 0)];
+  }
+  return undefined;
+}
