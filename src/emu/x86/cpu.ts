@@ -98,6 +98,8 @@ const BOUNDARY_RUN = -1;
 const BOUNDARY_DELIVERED = -2;
 
 const SIZE_MASK = [0, 0xff, 0xffff, 0, -1];
+/** Size of the branch-target cache (Cpu.targetInsn) minus one. */
+const TARGET_MASK = 4095;
 /** DR6.BS: the debug exception was a single-step trap. */
 const DR6_BS = 1 << 14;
 
@@ -168,6 +170,17 @@ export class Cpu extends Mmu {
   onMsrWrite: ((msr: number, lo: number, hi: number) => void) | undefined = undefined;
 
   private readonly fetchBuf = new Uint8Array(32);
+
+  /**
+   * Decoded instructions by linear address, direct-mapped, valid while `codeEpoch` is the one
+   * recorded (the rules of the links): where a link does not lead (a RET or an indirect branch
+   * to another target than last time, the first instruction after an interrupt), this saves
+   * the TLB and page-cache lookups of fetch().
+   */
+  private readonly targetInsn: (CachedInsn | undefined)[] = new Array<CachedInsn | undefined>(TARGET_MASK + 1).fill(undefined);
+  private readonly targetLo = new Int32Array(TARGET_MASK + 1);
+  private readonly targetHi = new Int32Array(TARGET_MASK + 1);
+  private readonly targetEpoch = new Int32Array(TARGET_MASK + 1).fill(-1);
 
   /** Raises the NMI input (edge): delivered at the next instruction boundary, wakes HLT. */
   nmi(): void {
@@ -702,7 +715,18 @@ export class Cpu extends Mmu {
       }
       try {
         if (e === undefined) {
-          e = this.fetch(ripLo, ripHi);
+          // The target cache first (returns and indirect branches whose link points elsewhere).
+          const slot = (ripLo ^ (ripLo >>> 10)) & TARGET_MASK;
+          const cached = this.targetInsn[slot];
+          if (cached !== undefined && this.targetLo[slot] === ripLo && this.targetHi[slot] === ripHi && this.targetEpoch[slot] === this.codeEpoch) {
+            e = cached;
+          } else {
+            e = this.fetch(ripLo, ripHi);
+            this.targetInsn[slot] = e;
+            this.targetLo[slot] = ripLo;
+            this.targetHi[slot] = ripHi;
+            this.targetEpoch[slot] = this.codeEpoch;
+          }
           if (previous !== undefined) {
             if (previousFell) {
               previous.next = e;

@@ -24,6 +24,9 @@ import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
 import { AF, CF, OF, PARITY, PF, SF, ZF } from '../flags.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
+import { RFLAGS } from '../../state-layout.ts';
+
+const I_RFLAGS = RFLAGS >> 2;
 
 /** Operations, in aux bits 0-3: the group-2 ModRM.reg value, then the double shifts. */
 const ROL = 0;
@@ -108,7 +111,9 @@ function szp(lo: number, hi: number, w: number): number {
  * (sLo, sHi) for the double shifts; sets the flags; returns the result (high half in H).
  */
 function apply(cpu: Cpu, op: number, w: number, lo: number, hi: number, n: number, sLo: number, sHi: number): number {
-  const old = cpu.getFlags();
+  // Shifts write all six arithmetic flags: only the rotates need the old ones (computing the
+  // lazy flags costs more than the shift itself).
+  const old = op <= RCR ? cpu.getFlags() : cpu.i32[I_RFLAGS]!;
   const msb = w - 1;
   let rLo: number;
   let rHi: number;
