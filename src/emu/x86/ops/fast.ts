@@ -15,7 +15,7 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding, Handler } from '../exec.ts';
-import type { Insn } from '../decoder.ts';
+import { BASE_RIP, SEG_FS, SEG_GS, type Insn } from '../decoder.ts';
 import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
 import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC } from '../../state-layout.ts';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
@@ -41,6 +41,9 @@ const K_ADD = 1;
 const K_SUB = 2;
 const K_LOGIC = 3;
 const VEC_SS = 12;
+const VEC_GP = 13;
+/** aux bit of the [base + disp] forms: the operand is SS-relative. */
+const SS_RELATIVE = 1 << 4;
 if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 || I_LAZY_AUX !== LAZY_AUX >> 2 ||
   I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 || I_LAZY_SRC !== LAZY_SRC >> 2 ||
   OP_ADD !== ALU_ADD || OP_OR !== ALU_OR || OP_AND !== ALU_AND || OP_SUB !== ALU_SUB || OP_XOR !== ALU_XOR || OP_CMP !== ALU_CMP ||
@@ -53,10 +56,11 @@ if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZ
 const dstOf = (aux: number): number => (aux >>> 8) & 31;
 const srcOf = (aux: number): number => (aux >>> 16) & 31;
 
-/** 64-bit dst op= (sLo, sHi): the result and the lazy flags as ./alu.ts records them. */
-function alu64(i32: Int32Array, op: number, d: number, sLo: number, sHi: number): void {
-  const dLo = i32[d]!;
-  const dHi = i32[d + 1]!;
+/**
+ * 64-bit (dLo, dHi) op= (sLo, sHi): the lazy flags as ./alu.ts records them, and the result in
+ * the register whose low half is at Int32 index d (not for CMP and TEST).
+ */
+function alu64(i32: Int32Array, op: number, d: number, dLo: number, dHi: number, sLo: number, sHi: number): void {
   let rLo: number;
   let rHi: number;
   if (op === OP_ADD) {
@@ -103,9 +107,8 @@ function alu64(i32: Int32Array, op: number, d: number, sLo: number, sHi: number)
   }
 }
 
-/** 32-bit dst op= s (a written destination is zero-extended to 64 bits). */
-function alu32(i32: Int32Array, op: number, d: number, s: number): void {
-  const dv = i32[d]!;
+/** 32-bit dv op= s, like alu64 (a written destination is zero-extended to 64 bits). */
+function alu32(i32: Int32Array, op: number, d: number, dv: number, s: number): void {
   let r: number;
   if (op === OP_ADD || op === OP_SUB || op === OP_CMP) {
     r = op === OP_ADD ? (dv + s) | 0 : (dv - s) | 0;
@@ -137,22 +140,28 @@ function aluRR64(cpu: Cpu, e: CachedInsn): void {
   const i32 = cpu.i32;
   const aux = e.aux;
   const s = srcOf(aux);
-  alu64(i32, aux & 15, dstOf(aux), i32[s]!, i32[s + 1]!);
+  const d = dstOf(aux);
+  alu64(i32, aux & 15, d, i32[d]!, i32[d + 1]!, i32[s]!, i32[s + 1]!);
 }
 
 function aluRI64(cpu: Cpu, e: CachedInsn): void {
+  const i32 = cpu.i32;
   const imm = e.imm;
-  alu64(cpu.i32, e.aux & 15, dstOf(e.aux), imm, imm < 0 ? -1 : 0);
+  const d = dstOf(e.aux);
+  alu64(i32, e.aux & 15, d, i32[d]!, i32[d + 1]!, imm, imm < 0 ? -1 : 0);
 }
 
 function aluRR32(cpu: Cpu, e: CachedInsn): void {
   const i32 = cpu.i32;
   const aux = e.aux;
-  alu32(i32, aux & 15, dstOf(aux), i32[srcOf(aux)]!);
+  const d = dstOf(aux);
+  alu32(i32, aux & 15, d, i32[d]!, i32[srcOf(aux)]!);
 }
 
 function aluRI32(cpu: Cpu, e: CachedInsn): void {
-  alu32(cpu.i32, e.aux & 15, dstOf(e.aux), e.imm);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  alu32(i32, e.aux & 15, d, i32[d]!, e.imm);
 }
 
 function movRR64(cpu: Cpu, e: CachedInsn): void {
@@ -191,6 +200,86 @@ function movRI32(cpu: Cpu, e: CachedInsn): void {
   const d = dstOf(e.aux);
   i32[d] = e.imm;
   i32[d + 1] = 0;
+}
+
+/**
+ * The address of [base + disp] or [rip + disp] in 64-bit code without an FS/GS override (no
+ * segment base): what Cpu.ea computes for these operands, eaLo/eaHi included. aux bit 4: the
+ * operand is SS-relative (RSP/RBP base, no override), so a non-canonical address is #SS.
+ */
+function eaBase64(cpu: Cpu, e: CachedInsn): number {
+  const b = e.base;
+  let bLo: number;
+  let bHi: number;
+  if (b === BASE_RIP) {
+    bLo = cpu.nextLo;
+    bHi = cpu.nextHi;
+  } else {
+    bLo = cpu.i32[2 * b]!;
+    bHi = cpu.i32[2 * b + 1]!;
+  }
+  const d = e.disp;
+  const s = (bLo >>> 0) + (d >>> 0);
+  const lo = s | 0;
+  const hi = (bHi + (d < 0 ? -1 : 0) + (s > 0xffffffff ? 1 : 0)) | 0;
+  cpu.eaLo = lo;
+  cpu.eaHi = hi;
+  cpu.nonCanonicalVector = (e.aux & SS_RELATIVE) !== 0 ? VEC_SS : VEC_GP;
+  return lo;
+}
+
+function load64B(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = lo;
+  i32[d + 1] = cpu.hi;
+}
+
+function load32B(cpu: Cpu, e: CachedInsn): void {
+  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = v;
+  i32[d + 1] = 0;
+}
+
+function store64B(cpu: Cpu, e: CachedInsn): void {
+  const lo = eaBase64(cpu, e);
+  const s = srcOf(e.aux);
+  cpu.write64(lo, cpu.eaHi, cpu.i32[s]!, cpu.i32[s + 1]!);
+}
+
+function store32B(cpu: Cpu, e: CachedInsn): void {
+  const lo = eaBase64(cpu, e);
+  cpu.write32(lo, cpu.eaHi, cpu.i32[srcOf(e.aux)]!);
+}
+
+/** G op= [base + disp] (no ADC/SBB): the source read from memory. */
+function aluRM64(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  alu64(i32, e.aux & 15, d, i32[d]!, i32[d + 1]!, lo, cpu.hi);
+}
+
+function aluRM32(cpu: Cpu, e: CachedInsn): void {
+  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  alu32(i32, e.aux & 15, d, i32[d]!, v);
+}
+
+/** CMP/TEST [base + disp], imm32 (nothing written). */
+function cmpMI64(cpu: Cpu, e: CachedInsn): void {
+  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const imm = e.imm;
+  alu64(cpu.i32, e.aux & 15, 0, lo, cpu.hi, imm, imm < 0 ? -1 : 0);
+}
+
+function cmpMI32(cpu: Cpu, e: CachedInsn): void {
+  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  alu32(cpu.i32, e.aux & 15, 0, v, e.imm);
 }
 
 function load64(cpu: Cpu, e: CachedInsn): void {
@@ -254,6 +343,15 @@ function pop64(cpu: Cpu, e: CachedInsn): void {
 
 const regs = (d: number, s: number): number => (2 * d) << 8 | (2 * s) << 16;
 
+/** A memory operand eaBase64 computes: [base + disp] or [rip + disp], 64-bit code and addresses, no FS/GS. */
+function baseDisp64(e: Insn): boolean {
+  return e.mode === 64 && e.adsize === 8 && e.index < 0 && e.base >= 0 && e.seg !== SEG_FS && e.seg !== SEG_GS;
+}
+
+function ssRelative(e: Insn): number {
+  return e.seg < 0 && (e.base === 4 || e.base === 5) ? SS_RELATIVE : 0;
+}
+
 /**
  * The fast form of a decoded instruction bound to `handler` with `aux`, or undefined.
  * The generic aux layouts are ./alu.ts's (operation | form << 3 | byte << 5; TEST: form << 3
@@ -272,7 +370,12 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
     const rr = size === 8 ? aluRR64 : aluRR32;
     const ri = size === 8 ? aluRI64 : aluRI32;
     if (form === 2) return [ri, op | regs(0, 0)]; // AL/rAX, imm
-    if (!reg) return undefined;
+    if (!reg) {
+      if (!baseDisp64(e)) return undefined;
+      if (form === 1) return [size === 8 ? aluRM64 : aluRM32, op | regs(e.reg, 0) | ssRelative(e)];
+      if (form === 3 && (op === OP_CMP || op === OP_TEST)) return [size === 8 ? cmpMI64 : cmpMI32, op | ssRelative(e)];
+      return undefined;
+    }
     if (form === 3) return [ri, op | regs(e.rm, 0)]; // E, imm
     if (form === 0) return [rr, op | regs(e.rm, e.reg)]; // E op= G (TEST E, G)
     return [rr, op | regs(e.reg, e.rm)]; // G op= E
@@ -282,9 +385,11 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
     switch (aux & 3) {
       case 0: // E <- G
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.rm, e.reg)];
+        if (baseDisp64(e)) return [size === 8 ? store64B : store32B, regs(0, e.reg) | ssRelative(e)];
         return [size === 8 ? store64 : store32, regs(0, e.reg)];
       case 1: // G <- E
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.reg, e.rm)];
+        if (baseDisp64(e)) return [size === 8 ? load64B : load32B, regs(e.reg, 0) | ssRelative(e)];
         return [size === 8 ? load64 : load32, regs(e.reg, 0)];
       case 2: // B8+r
         return [size === 8 ? movRI64 : movRI32, regs((e.opcode & 7) | ((e.rex & 1) << 3), 0)];
