@@ -8,11 +8,11 @@ import type { Binding } from '../exec.ts';
 import { AF, CF, DF, IF, IOPL, PF, SF, ZF } from '../flags.ts';
 import { K, type Opcode } from '../opcode-table.ts';
 
-function jcc(cpu: Cpu, e: CachedInsn): void {
+export function jcc(cpu: Cpu, e: CachedInsn): void {
   if (cpu.cond(e.aux)) cpu.jumpRelative(e.imm, e.opsize);
 }
 
-function jmpRel(cpu: Cpu, e: CachedInsn): void {
+export function jmpRel(cpu: Cpu, e: CachedInsn): void {
   cpu.jumpRelative(e.imm, e.opsize);
 }
 
@@ -21,7 +21,7 @@ function jmpE(cpu: Cpu, e: CachedInsn): void {
   cpu.jump(lo, cpu.hi, e.opsize);
 }
 
-function callRel(cpu: Cpu, e: CachedInsn): void {
+export function callRel(cpu: Cpu, e: CachedInsn): void {
   const retLo = cpu.nextLo;
   const retHi = cpu.nextHi;
   cpu.jumpRelative(e.imm, e.opsize); // checks the target before anything is pushed
@@ -37,7 +37,7 @@ function callE(cpu: Cpu, e: CachedInsn): void {
   cpu.push(e.opsize, retLo, retHi);
 }
 
-function ret(cpu: Cpu, e: CachedInsn): void {
+export function ret(cpu: Cpu, e: CachedInsn): void {
   const spLo = cpu.lo(4);
   const spHi = cpu.hi64(4);
   const lo = cpu.pop(e.opsize);

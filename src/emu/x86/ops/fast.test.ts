@@ -62,7 +62,11 @@ function randomInsn(rng: Rng, bits: 32 | 64): number[] {
       default: return [0x44 | (r << 3), (rng.below(4) << 6) | (rng.below(4) << 3) | base, rng.u32() & 0xff];
     }
   };
-  switch (rng.below(11)) {
+  switch (rng.below(12)) {
+    case 11: return [
+      [0x70 + rng.below(16), rng.u32() & 0xff], [0x0f, 0x80 + rng.below(16), ...imm32()], [0xeb, rng.u32() & 0xff],
+      [0xe9, ...imm32()], [0xe8, ...imm32()], [0xc3],
+    ][rng.below(6)]!;
     case 8: return [...rex, [0x03, 0x0b, 0x23, 0x2b, 0x33, 0x3b][rng.below(6)]!, ...mem()];
     case 9: return [...rex, 0x81, ...mem(7), ...imm32()];
     case 10: return rng.below(2) ? [...rex, 0x83, ...mem(7), rng.u32() & 0xff] : [...rex, 0xf7, ...mem(0), ...imm32()];
@@ -97,6 +101,7 @@ function runWith(bits: 32 | 64, bytes: number[], seed: number, fast: boolean): {
   if (bits === 64) for (const r of [0, 4, 5, 6]) if (rng.below(12) === 0) cpu.set64(r, DATA, 0x1234_0000);
   cpu.setFlags(rng.u32() & 0x8d5);
   for (let i = 0; i < 0x11000; i += 4) cpu.dv.setUint32(RAM_OFFSET + DATA + i, rng.u32(), true);
+  if (rng.below(2)) cpu.dv.setUint32(RAM_OFFSET + cpu.lo(4) + 4, 0, true); // RET: a canonical return address
   const e = new CachedInsn();
   decode(Uint8Array.from(bytes), 0, bytes.length, bits, e);
   expect(e.status).toBe(DECODE_OK);
@@ -113,10 +118,11 @@ function runWith(bits: 32 | 64, bytes: number[], seed: number, fast: boolean): {
     if (err !== CPU_FAULT) throw err;
     fault = cpu.faultVector;
   }
-  const state = new Int32Array(34);
+  const state = new Int32Array(35);
   state.set(cpu.i32.subarray(0, 32));
   state[32] = cpu.getFlags();
   state[33] = cpu.nextLo;
+  state[34] = cpu.nextHi;
   return { state, ram: cpu.u8.slice(RAM_OFFSET + DATA, RAM_OFFSET + DATA + 0x11000), fault, bound: handler !== generic[0] };
 }
 

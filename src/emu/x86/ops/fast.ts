@@ -1,7 +1,7 @@
 /**
  * Fast forms of the commonest decodings: the 32- and 64-bit register forms of the ALU
  * instructions and TEST, MOV between registers, to and from memory and from an immediate,
- * and PUSH/POP of a register in 64-bit code. They are chosen per decoded instruction when it
+ * PUSH/POP of a register, and relative Jcc/JMP/CALL and RET in 64-bit code. They are chosen per decoded instruction when it
  * is bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
  * instructions a kernel runs most skip the generic handlers' size, form and REX branches.
  *
@@ -11,7 +11,8 @@
  * the same binding).
  *
  * Not covered (the generic handler runs): ADC/SBB, 8- and 16-bit operands, memory operands
- * of the ALU, PUSH/POP outside 64-bit code.
+ * of the ALU other than [base + disp] sources and CMP/TEST, and the stack and branches
+ * outside 64-bit code.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding, Handler } from '../exec.ts';
@@ -20,6 +21,7 @@ import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
 import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC } from '../../state-layout.ts';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
 import { mov, pop, push } from './move.ts';
+import { callRel, jcc, jmpRel, ret } from './control.ts';
 
 // Literal Int32 indexes and values (imported bindings cost a load per use on the hot path).
 const I_GPR = 0;
@@ -341,6 +343,56 @@ function pop64(cpu: Cpu, e: CachedInsn): void {
   i32[d + 1] = hi;
 }
 
+/** RIP-relative target of a 64-bit branch: nextLo/nextHi + disp, #GP(0) if not canonical. */
+function relativeTarget64(cpu: Cpu, disp: number): void {
+  const s = (cpu.nextLo >>> 0) + (disp >>> 0);
+  const hi = (cpu.nextHi + (disp < 0 ? -1 : 0) + (s > 0xffffffff ? 1 : 0)) | 0;
+  if (hi >> 15 !== 0 && hi >> 15 !== -1) cpu.fault(VEC_GP, 0);
+  cpu.nextLo = s | 0;
+  cpu.nextHi = hi;
+}
+
+/** Jcc rel in 64-bit code (aux: the condition). */
+function jcc64(cpu: Cpu, e: CachedInsn): void {
+  if (cpu.cond(e.aux)) relativeTarget64(cpu, e.imm);
+}
+
+function jmpRel64(cpu: Cpu, e: CachedInsn): void {
+  relativeTarget64(cpu, e.imm);
+}
+
+/** CALL rel32 in 64-bit code: the target is checked before the return address is pushed. */
+function callRel64(cpu: Cpu, e: CachedInsn): void {
+  const retLo = cpu.nextLo;
+  const retHi = cpu.nextHi;
+  relativeTarget64(cpu, e.imm);
+  const i32 = cpu.i32;
+  const spLo = i32[8]!;
+  const spHi = i32[9]!;
+  const nLo = (spLo - 8) | 0;
+  const nHi = (spLo >>> 0) < 8 ? (spHi - 1) | 0 : spHi;
+  cpu.nonCanonicalVector = VEC_SS;
+  cpu.write64(nLo, nHi, retLo, retHi);
+  i32[8] = nLo;
+  i32[9] = nHi;
+}
+
+/** RET in 64-bit code: a non-canonical return address is #GP(0) with RSP unchanged. */
+function ret64(cpu: Cpu): void {
+  const i32 = cpu.i32;
+  const spLo = i32[8]!;
+  const spHi = i32[9]!;
+  cpu.nonCanonicalVector = VEC_SS;
+  const lo = cpu.read64(spLo, spHi);
+  const hi = cpu.hi;
+  if (hi >> 15 !== 0 && hi >> 15 !== -1) cpu.fault(VEC_GP, 0);
+  const s = (spLo >>> 0) + 8;
+  i32[8] = s | 0;
+  i32[9] = s > 0xffffffff ? (spHi + 1) | 0 : spHi;
+  cpu.nextLo = lo;
+  cpu.nextHi = hi;
+}
+
 const regs = (d: number, s: number): number => (2 * d) << 8 | (2 * s) << 16;
 
 /** A memory operand eaBase64 computes: [base + disp] or [rip + disp], 64-bit code and addresses, no FS/GS. */
@@ -397,6 +449,12 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
         if (!reg) return undefined;
         return [size === 8 ? movRIs64 : movRI32, regs(e.rm, 0)];
     }
+  }
+  if (e.mode === 64) {
+    if (handler === jcc) return [jcc64, aux];
+    if (handler === jmpRel) return [jmpRel64, 0];
+    if (handler === callRel && size === 8) return [callRel64, 0];
+    if (handler === ret && size === 8 && aux === 0) return [ret64, 0];
   }
   if (e.mode === 64 && size === 8 && aux === 0 && (handler === push || handler === pop)) {
     const r = (e.opcode & 7) | ((e.rex & 1) << 3);
