@@ -10,7 +10,7 @@ import { bindGeneric, bindHandler } from '../exec.ts';
 import { CPU_FAULT } from '../mmu.ts';
 import { startLongMode, startProtectedMode } from '../start-state.ts';
 import { Rng } from '../testing/differential.ts';
-import { RAM_OFFSET } from '../../state-layout.ts';
+import { RAM_OFFSET, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
 
 const RAM = 4 << 20;
 /** Memory operands point into this window (identity-mapped; the last page is not mapped). */
@@ -43,7 +43,9 @@ const ALU_OPS = [0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x3
 const ALU_IMM = [0, 1, 4, 5, 6, 7];
 
 function randomInsn(rng: Rng, bits: 32 | 64): number[] {
-  const rex = bits === 64 ? [[], [0x48], [0x4c], [0x49], [0x4d], [0x41], [0x44]][rng.below(7)]! : [];
+  // REX (64-bit code), after an FS/GS override now and then.
+  const rex = [...[[], [], [], [0x64], [0x65]][rng.below(5)]!,
+    ...(bits === 64 ? [[], [0x48], [0x4c], [0x49], [0x4d], [0x41], [0x44]][rng.below(7)]! : [])];
   const reg = rng.below(8);
   const rm = rng.below(8);
   const imm32 = () => [rng.u32() & 0xff, rng.u32() & 0xff, rng.u32() & 0xff, rng.below(2) ? 0xff : rng.u32() & 0x7f];
@@ -77,9 +79,9 @@ function randomInsn(rng: Rng, bits: 32 | 64): number[] {
     case 4: return [...rex, [0x89, 0x8b][rng.below(2)]!, 0xc0 | (reg << 3) | rm];
     case 5: return [...rex, [0x89, 0x8b][rng.below(2)]!, ...mem()];
     case 6: return rng.below(2)
-      ? [...rex, 0xb8 + reg, ...imm32(), ...(rex[0]! & 8 ? imm32() : [])]
+      ? [...rex, 0xb8 + reg, ...imm32(), ...(rex[rex.length - 1]! & 8 ? imm32() : [])]
       : [...rex, 0xc7, 0xc0 | rm, ...imm32()];
-    default: return bits === 64 ? [...(rex[0]! & 1 ? [0x41] : []), rng.below(2) ? 0x50 + reg : 0x58 + reg] : [0x90];
+    default: return bits === 64 ? [...(rex[rex.length - 1]! & 1 ? [0x41] : []), rng.below(2) ? 0x50 + reg : 0x58 + reg] : [0x90];
   }
 }
 
@@ -97,9 +99,15 @@ function runWith(bits: 32 | 64, bytes: number[], seed: number, fast: boolean): {
   // Memory bases and the stack point into the data window (the stack sometimes at its unmapped page).
   for (const r of [0, 1, 2, 3, 5, 6, 7]) cpu.set64(r, DATA + 0x100 + rng.below(0x10000), 0);
   cpu.set64(4, DATA + 8 * (1 + rng.below(0x2000)), 0);
+  // Now and then an index whose scaling carries into the high half (64-bit code: #PF above 4 GiB).
+  if (rng.below(4) === 0) cpu.set64(1, 0x4000_0000 << rng.below(2), 0);
   // Now and then a non-canonical base (64-bit code): #SS for RSP/RBP-relative operands, else #GP.
   if (bits === 64) for (const r of [0, 4, 5, 6]) if (rng.below(12) === 0) cpu.set64(r, DATA, 0x1234_0000);
   cpu.setFlags(rng.u32() & 0x8d5);
+  // FS base +0x100; GS base -0x100 (64-bit: the addition carries into the high half).
+  cpu.i32[(SEGS + 4 * SEG_STRIDE + SEG_BASE) >> 2] = 0x100;
+  cpu.i32[(SEGS + 5 * SEG_STRIDE + SEG_BASE) >> 2] = -0x100;
+  if (bits === 64) cpu.i32[((SEGS + 5 * SEG_STRIDE + SEG_BASE) >> 2) + 1] = -1;
   for (let i = 0; i < 0x11000; i += 4) cpu.dv.setUint32(RAM_OFFSET + DATA + i, rng.u32(), true);
   if (rng.below(2)) cpu.dv.setUint32(RAM_OFFSET + cpu.lo(4) + 4, 0, true); // RET: a canonical return address
   const e = new CachedInsn();

@@ -11,14 +11,14 @@
  * the same binding).
  *
  * Not covered (the generic handler runs): ADC/SBB, 8- and 16-bit operands, memory operands
- * of the ALU other than [base + disp] sources and CMP/TEST, and the stack and branches
- * outside 64-bit code.
+ * of the ALU other than sources and CMP/TEST, memory operands outside 64-bit code or with
+ * 32-bit addressing, and the stack and branches outside 64-bit code.
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding, Handler } from '../exec.ts';
 import { BASE_RIP, SEG_FS, SEG_GS, type Insn } from '../decoder.ts';
 import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
-import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC } from '../../state-layout.ts';
+import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
 import { mov, pop, push } from './move.ts';
 import { callRel, jcc, jmpRel, ret } from './control.ts';
@@ -44,12 +44,16 @@ const K_SUB = 2;
 const K_LOGIC = 3;
 const VEC_SS = 12;
 const VEC_GP = 13;
+/** Int32 indexes of the FS and GS bases. */
+const I_FS_BASE = 70;
+const I_GS_BASE = 76;
 /** aux bit of the [base + disp] forms: the operand is SS-relative. */
 const SS_RELATIVE = 1 << 4;
 if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 || I_LAZY_AUX !== LAZY_AUX >> 2 ||
   I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 || I_LAZY_SRC !== LAZY_SRC >> 2 ||
   OP_ADD !== ALU_ADD || OP_OR !== ALU_OR || OP_AND !== ALU_AND || OP_SUB !== ALU_SUB || OP_XOR !== ALU_XOR || OP_CMP !== ALU_CMP ||
-  K_ADD !== LAZY_ADD || K_SUB !== LAZY_SUB || K_LOGIC !== LAZY_LOGIC) {
+  K_ADD !== LAZY_ADD || K_SUB !== LAZY_SUB || K_LOGIC !== LAZY_LOGIC ||
+  I_FS_BASE !== (SEGS + SEG_FS * SEG_STRIDE + SEG_BASE) >> 2 || I_GS_BASE !== (SEGS + SEG_GS * SEG_STRIDE + SEG_BASE) >> 2) {
   throw new Error('fast.ts: the literal constants no longer match their definitions');
 }
 
@@ -205,25 +209,50 @@ function movRI32(cpu: Cpu, e: CachedInsn): void {
 }
 
 /**
- * The address of [base + disp] or [rip + disp] in 64-bit code without an FS/GS override (no
- * segment base): what Cpu.ea computes for these operands, eaLo/eaHi included. aux bit 4: the
- * operand is SS-relative (RSP/RBP base, no override), so a non-canonical address is #SS.
+ * The linear address of a memory operand in 64-bit code with 64-bit addressing: base (a
+ * register or RIP) + index << scale + disp, plus the FS or GS base with that override (the
+ * other segments have none). What Cpu.ea computes, eaLo/eaHi included. aux bit 4: the operand
+ * is SS-relative (RSP/RBP base, no override), so a non-canonical address is #SS.
  */
-function eaBase64(cpu: Cpu, e: CachedInsn): number {
+function ea64(cpu: Cpu, e: CachedInsn): number {
+  const i32 = cpu.i32;
+  let lo = e.disp;
+  let hi = lo < 0 ? -1 : 0;
   const b = e.base;
-  let bLo: number;
-  let bHi: number;
-  if (b === BASE_RIP) {
-    bLo = cpu.nextLo;
-    bHi = cpu.nextHi;
-  } else {
-    bLo = cpu.i32[2 * b]!;
-    bHi = cpu.i32[2 * b + 1]!;
+  if (b >= 0) {
+    let bLo: number;
+    let bHi: number;
+    if (b === BASE_RIP) {
+      bLo = cpu.nextLo;
+      bHi = cpu.nextHi;
+    } else {
+      bLo = i32[2 * b]!;
+      bHi = i32[2 * b + 1]!;
+    }
+    const s = (bLo >>> 0) + (lo >>> 0);
+    lo = s | 0;
+    hi = (bHi + hi + (s > 0xffffffff ? 1 : 0)) | 0;
   }
-  const d = e.disp;
-  const s = (bLo >>> 0) + (d >>> 0);
-  const lo = s | 0;
-  const hi = (bHi + (d < 0 ? -1 : 0) + (s > 0xffffffff ? 1 : 0)) | 0;
+  const x = e.index;
+  if (x >= 0) {
+    let xLo = i32[2 * x]!;
+    let xHi = i32[2 * x + 1]!;
+    const sc = e.scale;
+    if (sc !== 0) {
+      xHi = (xHi << sc) | (xLo >>> (32 - sc));
+      xLo <<= sc;
+    }
+    const s = (lo >>> 0) + (xLo >>> 0);
+    lo = s | 0;
+    hi = (hi + xHi + (s > 0xffffffff ? 1 : 0)) | 0;
+  }
+  const seg = e.seg;
+  if (seg === SEG_FS || seg === SEG_GS) {
+    const at = seg === SEG_FS ? I_FS_BASE : I_GS_BASE;
+    const s = (lo >>> 0) + (i32[at]! >>> 0);
+    lo = s | 0;
+    hi = (hi + i32[at + 1]! + (s > 0xffffffff ? 1 : 0)) | 0;
+  }
   cpu.eaLo = lo;
   cpu.eaHi = hi;
   cpu.nonCanonicalVector = (e.aux & SS_RELATIVE) !== 0 ? VEC_SS : VEC_GP;
@@ -231,7 +260,7 @@ function eaBase64(cpu: Cpu, e: CachedInsn): number {
 }
 
 function load64B(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const lo = cpu.read64(ea64(cpu, e), cpu.eaHi);
   const i32 = cpu.i32;
   const d = dstOf(e.aux);
   i32[d] = lo;
@@ -239,7 +268,7 @@ function load64B(cpu: Cpu, e: CachedInsn): void {
 }
 
 function load32B(cpu: Cpu, e: CachedInsn): void {
-  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  const v = cpu.read32(ea64(cpu, e), cpu.eaHi);
   const i32 = cpu.i32;
   const d = dstOf(e.aux);
   i32[d] = v;
@@ -247,40 +276,40 @@ function load32B(cpu: Cpu, e: CachedInsn): void {
 }
 
 function store64B(cpu: Cpu, e: CachedInsn): void {
-  const lo = eaBase64(cpu, e);
+  const lo = ea64(cpu, e);
   const s = srcOf(e.aux);
   cpu.write64(lo, cpu.eaHi, cpu.i32[s]!, cpu.i32[s + 1]!);
 }
 
 function store32B(cpu: Cpu, e: CachedInsn): void {
-  const lo = eaBase64(cpu, e);
+  const lo = ea64(cpu, e);
   cpu.write32(lo, cpu.eaHi, cpu.i32[srcOf(e.aux)]!);
 }
 
-/** G op= [base + disp] (no ADC/SBB): the source read from memory. */
+/** G op= [mem] (no ADC/SBB): the source read from memory. */
 function aluRM64(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const lo = cpu.read64(ea64(cpu, e), cpu.eaHi);
   const i32 = cpu.i32;
   const d = dstOf(e.aux);
   alu64(i32, e.aux & 15, d, i32[d]!, i32[d + 1]!, lo, cpu.hi);
 }
 
 function aluRM32(cpu: Cpu, e: CachedInsn): void {
-  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  const v = cpu.read32(ea64(cpu, e), cpu.eaHi);
   const i32 = cpu.i32;
   const d = dstOf(e.aux);
   alu32(i32, e.aux & 15, d, i32[d]!, v);
 }
 
-/** CMP/TEST [base + disp], imm32 (nothing written). */
+/** CMP/TEST [mem], imm32 (nothing written). */
 function cmpMI64(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.read64(eaBase64(cpu, e), cpu.eaHi);
+  const lo = cpu.read64(ea64(cpu, e), cpu.eaHi);
   const imm = e.imm;
   alu64(cpu.i32, e.aux & 15, 0, lo, cpu.hi, imm, imm < 0 ? -1 : 0);
 }
 
 function cmpMI32(cpu: Cpu, e: CachedInsn): void {
-  const v = cpu.read32(eaBase64(cpu, e), cpu.eaHi);
+  const v = cpu.read32(ea64(cpu, e), cpu.eaHi);
   alu32(cpu.i32, e.aux & 15, 0, v, e.imm);
 }
 
@@ -395,9 +424,9 @@ function ret64(cpu: Cpu): void {
 
 const regs = (d: number, s: number): number => (2 * d) << 8 | (2 * s) << 16;
 
-/** A memory operand eaBase64 computes: [base + disp] or [rip + disp], 64-bit code and addresses, no FS/GS. */
-function baseDisp64(e: Insn): boolean {
-  return e.mode === 64 && e.adsize === 8 && e.index < 0 && e.base >= 0 && e.seg !== SEG_FS && e.seg !== SEG_GS;
+/** A memory operand ea64 computes: 64-bit code and addressing. */
+function mem64(e: Insn): boolean {
+  return e.mode === 64 && e.adsize === 8;
 }
 
 function ssRelative(e: Insn): number {
@@ -423,7 +452,7 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
     const ri = size === 8 ? aluRI64 : aluRI32;
     if (form === 2) return [ri, op | regs(0, 0)]; // AL/rAX, imm
     if (!reg) {
-      if (!baseDisp64(e)) return undefined;
+      if (!mem64(e)) return undefined;
       if (form === 1) return [size === 8 ? aluRM64 : aluRM32, op | regs(e.reg, 0) | ssRelative(e)];
       if (form === 3 && (op === OP_CMP || op === OP_TEST)) return [size === 8 ? cmpMI64 : cmpMI32, op | ssRelative(e)];
       return undefined;
@@ -437,11 +466,11 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
     switch (aux & 3) {
       case 0: // E <- G
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.rm, e.reg)];
-        if (baseDisp64(e)) return [size === 8 ? store64B : store32B, regs(0, e.reg) | ssRelative(e)];
+        if (mem64(e)) return [size === 8 ? store64B : store32B, regs(0, e.reg) | ssRelative(e)];
         return [size === 8 ? store64 : store32, regs(0, e.reg)];
       case 1: // G <- E
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.reg, e.rm)];
-        if (baseDisp64(e)) return [size === 8 ? load64B : load32B, regs(e.reg, 0) | ssRelative(e)];
+        if (mem64(e)) return [size === 8 ? load64B : load32B, regs(e.reg, 0) | ssRelative(e)];
         return [size === 8 ? load64 : load32, regs(e.reg, 0)];
       case 2: // B8+r
         return [size === 8 ? movRI64 : movRI32, regs((e.opcode & 7) | ((e.rex & 1) << 3), 0)];
