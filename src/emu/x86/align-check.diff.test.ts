@@ -114,6 +114,15 @@ const PROBES: readonly Probe[] = [
   // #AC comes before #PF: a misaligned access to an unmapped page.
   { src: 'mov rax, [rdi+OFF-0x3000]', offsets: [0, 1] },
   { src: 'mov [rdi+OFF-0x3000], eax', offsets: [0, 2] },
+  { src: 'add [rdi+OFF-0x3000], eax', offsets: [0, 1] }, // read-modify-write: probed as a write
+  { src: 'lock cmpxchg [rdi+OFF-0x3000], cx', offsets: [1] },
+  { src: 'cmpxchg8b [rdi+OFF-0x3000]', offsets: [4] },
+  { src: 'fldpi\nfstp tword [rdi+OFF-0x3000]', offsets: [0, 4] },
+  { src: 'fnstenv [rdi+OFF-0x3000]', offsets: [0, 2] },
+  { src: 'o16 fnsave [rdi+OFF-0x3000]', offsets: [1] },
+  // CLAC and STAC: SMAP is not advertised, so they are #UD (at CPL 3 on the host as well).
+  { src: 'clac', offsets: [0] },
+  { src: 'stac', offsets: [0] },
   // 32-bit code (compatibility mode).
   { src: 'mov eax, [edi+OFF]', offsets: [0, 2], bits: 32 },
   { src: 'mov [edi+OFF], bx', offsets: [0, 1], bits: 32 },

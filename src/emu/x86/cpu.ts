@@ -518,6 +518,7 @@ export class Cpu extends Mmu {
 
   /** Checks that `size` bytes at eaLo/eaHi can be written (faults like the write would). */
   probeWriteEA(size: number): void {
+    if (this.alignCheck) this.checkAlignment(this.eaLo, size); // #AC before #PF
     const lastLo = (this.eaLo + size - 1) | 0;
     this.translate(this.eaLo, this.eaHi, ACCESS_WRITE);
     if ((lastLo & ~0xfff) !== (this.eaLo & ~0xfff)) {

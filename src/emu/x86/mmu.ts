@@ -217,6 +217,17 @@ export class Mmu {
     this.fastWriteMask = on ? 0 : this.writeMask;
   }
 
+  /**
+   * #AC(0) if alignment checking is on and a `size`-byte operand at lo is misaligned, for checks
+   * made before the access itself (a read-modify-write probes its operand for writing first,
+   * and #AC comes before #PF). Sizes as probed: 2, 4, 8; 10 (an 80-bit x87 value: 8); 14/94
+   * and 28/108 (x87 environment and FSAVE images: 2 and 4); larger operands are not checked.
+   */
+  checkAlignment(lo: number, size: number): void {
+    const mask = size <= 8 ? size - 1 : size === 10 ? 7 : size === 28 || size === 108 ? 3 : size === 14 || size === 94 ? 1 : 0;
+    if ((lo & mask) !== 0 && this.alignCheck) this.misaligned();
+  }
+
   /** A misaligned access while `alignCheck` is set: #AC(0) (after making sure it still applies). */
   private misaligned(): void {
     this.updateAlignCheck();
