@@ -15,7 +15,7 @@
 import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
 } from './decoder.ts';
-import { ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, TF, lazyFlags } from './flags.ts';
+import { AC, ARITH, FIXED_1, IF, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB, TF, lazyFlags } from './flags.ts';
 import { deliver, hasErrorCode, isDoubleFault } from './system.ts';
 import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
@@ -328,9 +328,11 @@ export class Cpu extends Mmu {
 
   /** Replaces RFLAGS (all bits given) and drops the lazy state. */
   setFlags(f: number): void {
+    const acFlipped = (f ^ this.i32[I_RFLAGS]!) & AC;
     this.i32[I_RFLAGS] = f | FIXED_1;
     this.i32[I_LAZY_OP] = LAZY_NONE;
     if ((f & TF) !== 0) this.i32[I_ATTENTION] = 1; // single-stepping: see run()
+    if (acFlipped !== 0) this.updateAlignCheck(); // EFLAGS.AC: alignment checking (mmu.ts)
   }
 
   /** TF was set when the current instruction started: a #DB trap follows it. */
@@ -529,6 +531,7 @@ export class Cpu extends Mmu {
 
   /** Checks that `size` bytes at eaLo/eaHi can be written (faults like the write would). */
   probeWriteEA(size: number): void {
+    if (this.alignCheck) this.checkAlignment(this.eaLo, size); // #AC before #PF
     const lastLo = (this.eaLo + size - 1) | 0;
     this.translate(this.eaLo, this.eaHi, ACCESS_WRITE);
     if ((lastLo & ~0xfff) !== (this.eaLo & ~0xfff)) {

@@ -8,14 +8,22 @@
  * DataView load or store. Pages holding decoded instructions are tracked so that a write to
  * one drops its decoded code (self-modifying code).
  *
+ * Alignment checking (SDM Vol. 3A 6.15, #AC): while CR0.AM, EFLAGS.AC and CPL 3 are all set
+ * (`alignCheck`), the inline fast paths are switched off (their TLB masks are zero) and every
+ * 16/32/64-bit access checks its natural alignment in the slow path before translating; at CPL
+ * 0-2, where the kernel runs, the fast paths are unchanged. An instruction whose operand is made
+ * of several pieces checks each piece at its own size, which gives the SDM's Table 6-7 rules
+ * (a 48-bit far pointer: 4; an 80-bit x87 value: 8; SGDT's limit and base: 2 and 4/8).
+ *
  * Not supported yet: segment limit checks, PCID, protection keys, SMEP/SMAP, 1 GiB pages above
  * the RAM size, RAM above 4 GiB.
  */
 import {
-  CR0, CR3, CR4, EFER, RAM_OFFSET, TLB_ENTRIES, TLB_FLAGS, TLB_PHYS, TLB_TAG_HI, TLB_TAG_LO, CR2, ATTENTION,
+  CR0, CR3, CR4, EFER, RAM_OFFSET, TLB_ENTRIES, TLB_FLAGS, TLB_PHYS, TLB_TAG_HI, TLB_TAG_LO, CR2, ATTENTION, RFLAGS,
 } from '../state-layout.ts';
 
-import { VEC_GP, VEC_PF } from './exceptions.ts';
+import { VEC_AC, VEC_GP, VEC_PF } from './exceptions.ts';
+import { AC } from './flags.ts';
 
 /** CR0, CR4 and EFER bits the MMU reads. */
 export const CR0_PE = 1 << 0;
@@ -28,6 +36,8 @@ export const CR0_TS = 1 << 3;
 /** Numeric error: unmasked x87 exceptions are reported as #MF (else through FERR#/IRQ 13). */
 export const CR0_NE = 1 << 5;
 export const CR0_WP = 1 << 16;
+/** Alignment mask: with EFLAGS.AC at CPL 3, misaligned data accesses raise #AC(0). */
+export const CR0_AM = 1 << 18;
 export const CR0_PG = 1 << 31;
 export const CR4_PSE = 1 << 4;
 export const CR4_PAE = 1 << 5;
@@ -163,6 +173,14 @@ export class Mmu {
   writeMask = TLB_WRITE;
   execMask = TLB_EXEC;
   userMode = false;
+  /**
+   * Alignment checking is on (CR0.AM, EFLAGS.AC, CPL 3; see updateAlignCheck): the inline
+   * fast paths of read32/read64/write32/write64 use these masks, zero while it is on, so that
+   * every data access reaches the slow path and its alignment check.
+   */
+  alignCheck = false;
+  fastReadMask = TLB_READ;
+  fastWriteMask = TLB_WRITE;
 
   constructor(memory: WebAssembly.Memory, ramSize: number) {
     this.memory = memory;
@@ -183,6 +201,37 @@ export class Mmu {
     this.readMask = user ? TLB_USER_READ : TLB_READ;
     this.writeMask = user ? TLB_USER_WRITE : TLB_WRITE;
     this.execMask = user ? TLB_USER_EXEC : TLB_EXEC;
+    this.updateAlignCheck();
+  }
+
+  /**
+   * Recomputes `alignCheck` from CR0.AM, EFLAGS.AC and the privilege (SDM Vol. 3A 6.15). Called
+   * when any of them changes: setUserMode (CPL), MOV CR0, and setFlags when AC flips. Supervisor
+   * accesses made at CPL 3 (descriptor tables, the TSS) run with setUserMode(false): unchecked.
+   */
+  updateAlignCheck(): void {
+    const i32 = this.i32;
+    const on = this.userMode && (i32[CR0 >> 2]! & CR0_AM) !== 0 && (i32[RFLAGS >> 2]! & AC) !== 0;
+    this.alignCheck = on;
+    this.fastReadMask = on ? 0 : this.readMask;
+    this.fastWriteMask = on ? 0 : this.writeMask;
+  }
+
+  /**
+   * #AC(0) if alignment checking is on and a `size`-byte operand at lo is misaligned, for checks
+   * made before the access itself (a read-modify-write probes its operand for writing first,
+   * and #AC comes before #PF). Sizes as probed: 2, 4, 8; 10 (an 80-bit x87 value: 8); 14/94
+   * and 28/108 (x87 environment and FSAVE images: 2 and 4); larger operands are not checked.
+   */
+  checkAlignment(lo: number, size: number): void {
+    const mask = size <= 8 ? size - 1 : size === 10 ? 7 : size === 28 || size === 108 ? 3 : size === 14 || size === 94 ? 1 : 0;
+    if ((lo & mask) !== 0 && this.alignCheck) this.misaligned();
+  }
+
+  /** A misaligned access while `alignCheck` is set: #AC(0) (after making sure it still applies). */
+  private misaligned(): void {
+    this.updateAlignCheck();
+    if (this.alignCheck) this.fault(VEC_AC, 0);
   }
 
   // ---- TLB -------------------------------------------------------------------------------
@@ -541,6 +590,7 @@ export class Mmu {
   }
 
   read16(lo: number, hi: number): number {
+    if ((lo & 1) !== 0 && this.alignCheck) this.misaligned();
     if ((lo & 0xfff) > 0xffe) this.checkLimit4G(lo, 2);
     if ((lo & 0xfff) > 0xffe) return this.read8(lo, hi) | (this.read8(lo + 1, lo === -1 ? hi + 1 : hi) << 8);
     const p = this.translate(lo, hi, ACCESS_READ);
@@ -552,9 +602,10 @@ export class Mmu {
     const i32 = this.i32;
     const idx = (lo >>> 12) & T_MASK;
     if ((lo & 0xfff) <= 0xffc && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
-      (i32[T_FLAGS + idx]! & this.readMask) !== 0) {
+      (i32[T_FLAGS + idx]! & this.fastReadMask) !== 0) {
       return this.dv.getInt32(RAM_OFFSET + ((i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0), true);
     }
+    if ((lo & 3) !== 0 && this.alignCheck) this.misaligned();
     if ((lo & 0xfff) > 0xffc) this.checkLimit4G(lo, 4);
     if ((lo & 0xfff) > 0xffc) return this.read16(lo, hi) | (this.read16(lo + 2, (lo >>> 0) > 0xfffffffd ? hi + 1 : hi) << 16);
     const p = this.translate(lo, hi, ACCESS_READ);
@@ -567,11 +618,12 @@ export class Mmu {
     const i32 = this.i32;
     const idx = (lo >>> 12) & T_MASK;
     if ((lo & 0xfff) <= 0xff8 && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
-      (i32[T_FLAGS + idx]! & this.readMask) !== 0) {
+      (i32[T_FLAGS + idx]! & this.fastReadMask) !== 0) {
       const at = RAM_OFFSET + ((i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0);
       this.hi = this.dv.getInt32(at + 4, true);
       return this.dv.getInt32(at, true);
     }
+    if ((lo & 7) !== 0 && this.alignCheck) this.misaligned();
     if ((lo & 0xfff) > 0xff8) this.checkLimit4G(lo, 8);
     const low = this.read32(lo, hi);
     this.hi = this.read32(lo + 4, (lo >>> 0) > 0xfffffffb ? hi + 1 : hi);
@@ -584,6 +636,7 @@ export class Mmu {
   }
 
   write16(lo: number, hi: number, value: number): void {
+    if ((lo & 1) !== 0 && this.alignCheck) this.misaligned();
     if ((lo & 0xfff) > 0xffe) {
       this.checkLimit4G(lo, 2);
       // Check both pages before writing either (an instruction writes all or nothing).
@@ -603,12 +656,13 @@ export class Mmu {
     const i32 = this.i32;
     const idx = (lo >>> 12) & T_MASK;
     if ((lo & 0xfff) <= 0xffc && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
-      (i32[T_FLAGS + idx]! & this.writeMask) !== 0) {
+      (i32[T_FLAGS + idx]! & this.fastWriteMask) !== 0) {
       const p = (i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0;
       this.dv.setInt32(RAM_OFFSET + p, value, true);
       if (this.hasCode[p >>> 12]) this.codeWritten(p >>> 12);
       return;
     }
+    if ((lo & 3) !== 0 && this.alignCheck) this.misaligned();
     if ((lo & 0xfff) > 0xffc) {
       this.checkLimit4G(lo, 4);
       const hi2 = (lo >>> 0) > 0xfffffffc ? hi + 1 : hi;
@@ -624,13 +678,14 @@ export class Mmu {
     const i32 = this.i32;
     const idx = (lo >>> 12) & T_MASK;
     if ((lo & 0xfff) <= 0xff8 && i32[T_TAG_LO + idx] === lo >>> 12 && i32[T_TAG_HI + idx] === hi &&
-      (i32[T_FLAGS + idx]! & this.writeMask) !== 0) {
+      (i32[T_FLAGS + idx]! & this.fastWriteMask) !== 0) {
       const p = (i32[T_PHYS + idx]! | (lo & 0xfff)) >>> 0;
       this.dv.setInt32(RAM_OFFSET + p, vLo, true);
       this.dv.setInt32(RAM_OFFSET + p + 4, vHi, true);
       if (this.hasCode[p >>> 12]) this.codeWritten(p >>> 12);
       return;
     }
+    if ((lo & 7) !== 0 && this.alignCheck) this.misaligned();
     const hi2 = (lo >>> 0) > 0xfffffffb ? hi + 1 : hi;
     if ((lo & 0xfff) > 0xff8) {
       this.checkLimit4G(lo, 8);

@@ -5,15 +5,19 @@
  * Delivery works in protected mode (32-bit gates, TSS ring-0 stack) and IA-32e mode (64-bit
  * gates, RSP0 or IST stacks, 16-byte aligned frames). A fault during delivery becomes #DF; a
  * fault while delivering #DF is a triple fault, which stops the CPU (the machine resets).
+ * A handler in a conforming code segment (SDM Vol. 3A 6.12.1.1) runs at the current CPL on the
+ * current stack (an IST stack still switches in IA-32e mode); a non-conforming one runs at its
+ * DPL, switching stacks through the TSS when that is more privileged; a target DPL above the
+ * CPL is #GP(selector). Error codes of faults raised while delivering a hardware interrupt,
+ * an NMI or an exception carry the EXT bit (bit 0, SDM 6.13); those of INT n/INT3/INTO do not.
  *
  * Not supported yet: real mode and virtual-8086 mode, task gates and hardware task switches,
- * call gates, conforming-code privilege rules beyond what Linux uses, segment limit checks on
- * ordinary accesses.
+ * call gates, segment limit checks on ordinary accesses and on the TSS.
  */
 import type { Cpu } from './cpu.ts';
 import { VEC_GP, VEC_NP, VEC_PF, VEC_SS, VEC_TS } from './exceptions.ts';
 import { IF, NT, RF, TF, VM } from './flags.ts';
-import { EFER_LMA } from './mmu.ts';
+import { CPU_FAULT, EFER_LMA } from './mmu.ts';
 import {
   ATTENTION, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX, SEG_LIMIT,
   SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
@@ -32,7 +36,10 @@ export const ATTR_L = 0x2000;
 export const ATTR_DB = 0x4000;
 export const ATTR_G = 0x8000;
 const TYPE_CODE = 0x8;
+const TYPE_CONFORMING = 0x4;
 const TYPE_WRITABLE_OR_READABLE = 0x2;
+/** Error-code bit 0 (SDM Vol. 3A 6.13): the fault happened delivering an event external to the program. */
+const ERROR_EXT = 1;
 
 
 /** Exceptions that push an error code. */
@@ -219,16 +226,25 @@ export function loadSystemSegment(cpu: Cpu, which: number, selector: number): vo
  * INTO (gate DPL is checked against CPL). RIP in the state block is the return address.
  */
 export function deliver(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
-  if (cpu.longMode) deliverLong(cpu, vector, errorCode, software);
-  else deliverProtected(cpu, vector, errorCode, software);
+  try {
+    if (cpu.longMode) deliverLong(cpu, vector, errorCode, software);
+    else deliverProtected(cpu, vector, errorCode, software);
+  } catch (err) {
+    // A fault while delivering an external interrupt, an NMI or an exception (not INT n, INT3,
+    // INTO) sets EXT in its error code: #TS, #NP, #SS and #GP, whose codes name a selector,
+    // an IDT entry or 0. (#PF has its own format; #DF's and #AC's are always 0.)
+    const v = cpu.faultVector;
+    if (err === CPU_FAULT && !software && v >= VEC_TS && v <= VEC_GP && cpu.faultError >= 0) cpu.faultError |= ERROR_EXT;
+    throw err;
+  }
 }
 
-function readIdtEntry(cpu: Cpu, vector: number, size: number, software: boolean): [number, number, number, number] {
+function readIdtEntry(cpu: Cpu, vector: number, size: number): [number, number, number, number] {
   const i32 = cpu.i32;
   const limit = i32[IDTR_LIMIT >> 2]!;
   const baseLo = i32[IDTR_BASE >> 2]!;
   const baseHi = i32[(IDTR_BASE >> 2) + 1]!;
-  const errIdt = vector * 8 + 2 + (software ? 0 : 1);
+  const errIdt = vector * 8 + 2; // IDT bit; deliver() adds EXT
   if (vector * size + size - 1 > limit) cpu.fault(VEC_GP, errIdt);
   const s = (baseLo >>> 0) + vector * size;
   const aLo = s | 0;
@@ -246,7 +262,7 @@ function readIdtEntry(cpu: Cpu, vector: number, size: number, software: boolean)
 }
 
 function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
-  const [w0, w1, w2, errIdt] = readIdtEntry(cpu, vector, 16, software);
+  const [w0, w1, w2, errIdt] = readIdtEntry(cpu, vector, 16);
   const type = (w1 >> 8) & 0xf;
   if (type !== 0xe && type !== 0xf) cpu.fault(VEC_GP, errIdt);
   const gateDpl = (w1 >> 13) & 3;
@@ -263,6 +279,8 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
   if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
   const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
   if (dpl > cpl) cpu.fault(VEC_GP, selector & ~3);
+  // A conforming handler runs at the current privilege; a non-conforming one at its DPL.
+  const newCpl = attrs & TYPE_CONFORMING ? cpl : dpl;
   // Old state.
   const ripLo = cpu.i32[RIP >> 2]!;
   const ripHi = cpu.i32[(RIP >> 2) + 1]!;
@@ -275,8 +293,8 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
   const istNumber = w1 & 7; // 64-bit gate: byte 4, bits 0-2
   let spLo = oldSpLo;
   let spHi = oldSpHi;
-  if (istNumber !== 0 || dpl < cpl) {
-    const off = istNumber !== 0 ? 0x24 + (istNumber - 1) * 8 : 4 + dpl * 8;
+  if (istNumber !== 0 || newCpl < cpl) {
+    const off = istNumber !== 0 ? 0x24 + (istNumber - 1) * 8 : 4 + newCpl * 8;
     [spLo, spHi] = readTss64(cpu, off);
   }
   // Align to 16 and push the frame (through supervisor accesses at the new CPL).
@@ -284,7 +302,7 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
   const frame = [oldSs, 0, oldSpLo, oldSpHi, flags, 0, oldCs, 0, ripLo, ripHi];
   if (errorCode >= 0) frame.push(errorCode, 0);
   const previousUser = cpu.userMode;
-  cpu.setUserMode(dpl === 3);
+  cpu.setUserMode(newCpl === 3);
   try {
     for (let i = 0; i < frame.length; i += 2) {
       const s = (spLo >>> 0) - 8;
@@ -297,9 +315,9 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
     throw e;
   }
   cpu.set64(4, spLo, spHi);
-  if (dpl < cpl) setSegment(cpu, SEG_SS, dpl, 0, 0, 0, (dpl << ATTR_DPL_SHIFT) | ATTR_DB); // null SS at the new CPL
-  setSegment(cpu, SEG_CS, (selector & ~3) | dpl, 0, 0, descriptorLimit(dlo, dhi), attrs | 1);
-  cpu.cpl = dpl;
+  if (newCpl < cpl) setSegment(cpu, SEG_SS, newCpl, 0, 0, 0, (newCpl << ATTR_DPL_SHIFT) | ATTR_DB); // null SS at the new CPL
+  setSegment(cpu, SEG_CS, (selector & ~3) | newCpl, 0, 0, descriptorLimit(dlo, dhi), attrs | 1);
+  cpu.cpl = newCpl;
   let newFlags = flags & ~(TF | NT | RF | VM);
   if (type === 0xe) newFlags &= ~IF;
   cpu.setFlags(newFlags);
@@ -358,7 +376,7 @@ function readTss64(cpu: Cpu, offset: number): [number, number] {
 }
 
 function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
-  const [w0, w1, , errIdt] = readIdtEntry(cpu, vector, 8, software);
+  const [w0, w1, , errIdt] = readIdtEntry(cpu, vector, 8);
   const type = (w1 >> 8) & 0x1f;
   if (type !== 0xe && type !== 0xf && type !== 0x6 && type !== 0x7) cpu.fault(VEC_GP, errIdt);
   const gate32 = (type & 8) !== 0;
@@ -374,46 +392,59 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   if (!(attrs & ATTR_P)) cpu.fault(VEC_NP, selector & ~3);
   const dpl = (attrs >> ATTR_DPL_SHIFT) & 3;
   if (dpl > cpl) cpu.fault(VEC_GP, selector & ~3);
+  // A conforming handler runs at the current privilege; a non-conforming one at its DPL.
+  const newCpl = attrs & TYPE_CONFORMING ? cpl : dpl;
   const flags = cpu.getFlags();
   const eip = cpu.i32[RIP >> 2]!;
   const oldCs = segSelector(cpu, SEG_CS);
   const frame: number[] = [];
   const push = (v: number) => frame.push(v);
-  if (dpl < cpl) {
-    // Inner stack from the 32-bit TSS: ESP at 4 + 8*dpl, SS at 8 + 8*dpl.
-    const trBase = cpu.i32[segField(SEG_TR_INDEX, SEG_BASE)]!;
-    const user = cpu.userMode;
-    cpu.setUserMode(false);
-    let newSp: number;
-    let newSs: number;
-    try {
-      newSp = cpu.read32(trBase + 4 + dpl * 8, 0);
-      newSs = cpu.read16(trBase + 8 + dpl * 8, 0);
-    } finally {
-      cpu.setUserMode(user);
-    }
-    const oldSs = segSelector(cpu, SEG_SS);
-    const oldSp = cpu.lo(4);
-    cpu.cpl = dpl;
-    loadDataSegment(cpu, SEG_SS, newSs);
-    cpu.setReg(4, 4, newSp, 0, 0);
-    push(oldSs);
-    push(oldSp);
-  }
-  push(flags);
-  push(oldCs);
-  push(eip);
-  if (errorCode >= 0) push(errorCode);
-  const size = gate32 ? 4 : 2;
-  cpu.cpl = dpl;
+  // A fault while switching stacks or pushing the frame leaves SS, ESP and CPL as they were.
+  const snap = snapshotTransfer(cpu);
   const codeBits = cpu.codeBits;
-  cpu.codeBits = 32; // push() uses the 32-bit stack here
   try {
+    if (newCpl < cpl) {
+      // Inner stack from the 32-bit TSS: ESP at 4 + 8*dpl, SS at 8 + 8*dpl.
+      const trBase = cpu.i32[segField(SEG_TR_INDEX, SEG_BASE)]!;
+      const user = cpu.userMode;
+      cpu.setUserMode(false);
+      let newSp: number;
+      let newSs: number;
+      try {
+        newSp = cpu.read32(trBase + 4 + dpl * 8, 0);
+        newSs = cpu.read16(trBase + 8 + dpl * 8, 0);
+      } finally {
+        cpu.setUserMode(user);
+      }
+      const oldSs = segSelector(cpu, SEG_SS);
+      const oldSp = cpu.lo(4);
+      cpu.cpl = newCpl;
+      try {
+        loadDataSegment(cpu, SEG_SS, newSs);
+      } catch (err) {
+        // A bad stack selector in the TSS is #TS(selector), not #GP (SDM Vol. 3A 6.12.1.1).
+        if (err === CPU_FAULT && cpu.faultVector === VEC_GP) cpu.faultVector = VEC_TS;
+        throw err;
+      }
+      cpu.setReg(4, 4, newSp, 0, 0);
+      push(oldSs);
+      push(oldSp);
+    }
+    push(flags);
+    push(oldCs);
+    push(eip);
+    if (errorCode >= 0) push(errorCode);
+    const size = gate32 ? 4 : 2;
+    cpu.cpl = newCpl;
+    cpu.codeBits = 32; // push() uses the 32-bit stack here
     for (const v of frame) cpu.push(size, v, 0);
-  } finally {
     cpu.codeBits = codeBits;
+  } catch (err) {
+    cpu.codeBits = codeBits;
+    restoreTransfer(cpu, snap);
+    throw err;
   }
-  setSegment(cpu, SEG_CS, (selector & ~3) | dpl, descriptorBase(dlo, dhi), 0, descriptorLimit(dlo, dhi), attrs | 1);
+  setSegment(cpu, SEG_CS, (selector & ~3) | newCpl, descriptorBase(dlo, dhi), 0, descriptorLimit(dlo, dhi), attrs | 1);
   let newFlags = flags & ~(TF | NT | RF | VM);
   if ((type & 7) === 6) newFlags &= ~IF;
   cpu.setFlags(newFlags);

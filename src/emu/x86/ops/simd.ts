@@ -10,6 +10,12 @@
  * register; the handler never sees the difference. Lane arithmetic works on those dwords
  * (bytes and words through shifts, or a Uint8Array/DataView over the same memory).
  *
+ * Alignment checking (#AC, CR0.AM + EFLAGS.AC at CPL 3): operands of 8 bytes or less are
+ * checked by the MMU accessors at their natural alignment; 16-byte operands never raise #AC
+ * (SDM Vol. 2, exception classes 4 and 5: "an unaligned memory reference of 8 Bytes or less"),
+ * so loadMem/storeMem move a 16-byte operand that is not 8-aligned byte by byte while checking
+ * is on. (AMD processors check 16-byte unaligned SSE operands as well.)
+ *
  * Not supported: nothing here; each family's file lists its own gaps.
  */
 import type { Cpu, CachedInsn } from '../cpu.ts';
@@ -123,6 +129,7 @@ export function loadMem(cpu: Cpu, e: CachedInsn, bytes: number, aligned: boolean
   if (aligned && (lo & 15) !== 0) cpu.fault(VEC_GP, 0);
   const i32 = cpu.i32;
   if (bytes === 16) {
+    if ((lo & 7) !== 0 && cpu.alignCheck) return loadBytes16(cpu, lo, hi);
     const a = cpu.read64(lo, hi);
     const b = cpu.hi;
     const c = cpu.read64((lo + 8) | 0, plus8Hi(lo, hi));
@@ -142,6 +149,29 @@ export function loadMem(cpu: Cpu, e: CachedInsn, bytes: number, aligned: boolean
     i32[SRC_I + 3] = 0;
   }
   return SRC_I;
+}
+
+/** A 16-byte load without alignment checks (byte accesses are never misaligned) into SRC_I. */
+function loadBytes16(cpu: Cpu, lo: number, hi: number): number {
+  const i32 = cpu.i32;
+  for (let k = 0; k < 4; k++) {
+    let v = 0;
+    for (let b = 0; b < 4; b++) {
+      const a = (lo + 4 * k + b) | 0;
+      v |= cpu.read8(a, (a >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi) << (8 * b);
+    }
+    i32[SRC_I + k] = v;
+  }
+  return SRC_I;
+}
+
+/** A 16-byte store of the dwords at `from` without alignment checks (both pages already checked). */
+function storeBytes16(cpu: Cpu, lo: number, hi: number, from: number): void {
+  const i32 = cpu.i32;
+  for (let k = 0; k < 16; k++) {
+    const a = (lo + k) | 0;
+    cpu.write8(a, (a >>> 0) < (lo >>> 0) ? (hi + 1) | 0 : hi, i32[from + (k >> 2)]! >> (8 * (k & 3)));
+  }
 }
 
 /** The W/U operand of an SSE instruction: XMM rm, or `bytes` of memory loaded into SRC_I. */
@@ -167,6 +197,10 @@ export function storeMem(cpu: Cpu, e: CachedInsn, from: number, bytes: number, a
     const lo2 = (lo + 8) | 0;
     const hi2 = plus8Hi(lo, hi);
     if ((lo & 0xfff) > 0xff0) cpu.translate((lo2 + 7) | 0, (lo2 >>> 0) > 0xfffffff8 ? hi2 + 1 : hi2, ACCESS_WRITE);
+    if ((lo & 7) !== 0 && cpu.alignCheck) {
+      storeBytes16(cpu, lo, hi, from);
+      return;
+    }
     cpu.write64(lo, hi, i32[from]!, i32[from + 1]!);
     cpu.write64(lo2, hi2, i32[from + 2]!, i32[from + 3]!);
   } else if (bytes === 8) {

@@ -19,6 +19,8 @@
  * a huge count never freezes the emulator). REPE/REPNE CMPS/SCAS scan RAM the same way, a chunk
  * at a time, stopping at the first element that ends the repetition; with both F2 and F3 the
  * last one decides (as on the host).
+ * With alignment checking on (#AC: CR0.AM, EFLAGS.AC, CPL 3), misaligned elements skip the bulk
+ * paths: each element is checked as it is accessed.
  *
  * Not supported: INS/OUTS (6C-6F: no I/O bus yet, they execute as #UD), segment limit checks,
  * an element that wraps around the end of a 16-bit offset (it is accessed at contiguous linear
@@ -239,6 +241,15 @@ function fillElements(cpu: Cpu, at: number, bytes: number, k: number, lo: number
   }
 }
 
+/**
+ * Alignment checking (#AC) is on and the element at `lo` is misaligned: the chunk goes element
+ * by element through the checking accessors, so the first element faults before anything
+ * changes. All elements of a chunk share the first one's alignment (they are k bytes apart).
+ */
+function misaligned(cpu: Cpu, lo: number, k: number): boolean {
+  return cpu.alignCheck && (lo & (k - 1)) !== 0;
+}
+
 function elementSize(e: CachedInsn): number {
   return e.aux & BYTE ? 1 : e.opsize;
 }
@@ -281,7 +292,7 @@ function repMovs(cpu: Cpu, ad: number, k: number, seg: number, back: boolean): v
     const sHi = linHi;
     const dLo = linear(cpu, RDI, 8, SEG_ES);
     const dHi = linHi;
-    if ((sLo & 0xfff) + bytes <= 4096 && (dLo & 0xfff) + bytes <= 4096) {
+    if ((sLo & 0xfff) + bytes <= 4096 && (dLo & 0xfff) + bytes <= 4096 && !misaligned(cpu, sLo | dLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       if (ps + bytes <= ram && pd + bytes <= ram) {
@@ -319,7 +330,7 @@ function repMovs(cpu: Cpu, ad: number, k: number, seg: number, back: boolean): v
     const nd = span(dLo, cpu.lo(RDI), ad, k, back);
     if (nd < n) n = nd;
     let bulk = false;
-    if (n > 0) {
+    if (n > 0 && !misaligned(cpu, sLo | dLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       const bytes = n * k;
@@ -367,7 +378,7 @@ function stos(cpu: Cpu, e: CachedInsn): void {
   if (ad === 8 && !back && cLo > 0 && cLo <= 4096 && cpu.hi64(RCX) === 0) {
     const bytes = cLo * k;
     const dLo = linear(cpu, RDI, 8, SEG_ES);
-    if ((dLo & 0xfff) + bytes <= 4096) {
+    if ((dLo & 0xfff) + bytes <= 4096 && !misaligned(cpu, dLo, k)) {
       const pd = cpu.translate(dLo, linHi, ACCESS_WRITE);
       if (pd + bytes <= ram) {
         fillElements(cpu, RAM_OFFSET + pd, bytes, k, vLo, vHi);
@@ -392,7 +403,7 @@ function stos(cpu: Cpu, e: CachedInsn): void {
     const nd = span(dLo, cpu.lo(RDI), ad, k, back);
     if (nd < n) n = nd;
     let bulk = false;
-    if (n > 0) {
+    if (n > 0 && !misaligned(cpu, dLo, k)) {
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       const bytes = n * k;
       const d = back ? pd - (bytes - k) : pd;
@@ -442,7 +453,7 @@ function lods(cpu: Cpu, e: CachedInsn): void {
     const ns = span(sLo, cpu.lo(RSI), ad, k, back);
     if (ns < n) n = ns;
     let bulk = false;
-    if (n > 0) {
+    if (n > 0 && !misaligned(cpu, sLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const bytes = n * k;
       const s = back ? ps - (bytes - k) : ps;
@@ -523,7 +534,7 @@ function compare(cpu: Cpu, e: CachedInsn, scan: boolean): void {
     let xHi = aHi;
     let yLo = 0;
     let yHi = 0;
-    if (n > 0) {
+    if (n > 0 && !misaligned(cpu, scan ? dLo : sLo | dLo, k)) {
       const ps = scan ? 0 : cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_READ);
       const bytes = n * k;

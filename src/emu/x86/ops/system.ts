@@ -400,6 +400,7 @@ export function writeCr(cpu: Cpu, cr: number, lo: number, hi: number): void {
         i32[EFER >> 2] = efer & ~EFER_LMA;
       }
       i32[CR0 >> 2] = lo;
+      cpu.updateAlignCheck(); // CR0.AM
       if ((old ^ lo) & (CR0_PG | CR0_WP | CR0_PE)) cpu.flushTlb(true);
       updateCodeBits(cpu);
       return;

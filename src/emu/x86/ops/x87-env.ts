@@ -228,8 +228,9 @@ export function fnsave(cpu: Cpu, e: CachedInsn): void {
     const r = regAt(top + i);
     const a = at(lo, base + 10 * i);
     const ah = hiAt(lo, hi, base + 10 * i);
-    cpu.write64(a, ah, i32[r]!, i32[r + 1]!);
-    cpu.write16(at(a, 8), hiAt(a, ah, 8), i32[r + 2]!);
+    // Five words: the registers sit at 10-byte steps, so alignment checking (#AC) sees only
+    // the image's own 2/4-byte alignment (SDM Vol. 3A Table 6-7), checked by the environment.
+    for (let w = 0; w < 5; w++) cpu.write16(at(a, 2 * w), hiAt(a, ah, 2 * w), i32[r + (w >> 1)]! >> (16 * (w & 1)));
   }
   init(i32);
 }
@@ -243,8 +244,9 @@ export function frstor(cpu: Cpu, e: CachedInsn): void {
   for (let i = 0; i < 8; i++) {
     const a = at(lo, base + 10 * i);
     const ah = hiAt(lo, hi, base + 10 * i);
-    image[7 + 3 * i] = cpu.read64(a, ah);
-    image[8 + 3 * i] = cpu.hi;
+    // Words, as FNSAVE writes them (alignment checking sees 2-byte pieces).
+    image[7 + 3 * i] = cpu.read16(a, ah) | (cpu.read16(at(a, 2), hiAt(a, ah, 2)) << 16);
+    image[8 + 3 * i] = cpu.read16(at(a, 4), hiAt(a, ah, 4)) | (cpu.read16(at(a, 6), hiAt(a, ah, 6)) << 16);
     image[9 + 3 * i] = cpu.read16(at(a, 8), hiAt(a, ah, 8));
   }
   const i32 = cpu.i32;

@@ -25,9 +25,8 @@ export const FAMILIES: Record<string, readonly string[]> = {
   shift: ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar', 'shld', 'shrd'],
   muldiv: ['mul', 'imul', 'div', 'idiv'],
   bits: ['bt', 'bts', 'btr', 'btc', 'bsf', 'bsr', 'popcnt', 'cmpxchg', 'xadd', 'cmpxchg8b'],
-  // (POPF is left out: random flags would set TF and AC, and single-step traps and alignment
-  // checks are not emulated yet.)
-  move: ['mov', 'movzx', 'movsx', 'movsxd', 'lea', 'xchg', 'cbw', 'cwd', 'bswap', 'push', 'pop', 'pushf', 'leave'],
+  // (POPF pops random flags without TF, see popfStack: AC, NT and ID are compared too.)
+  move: ['mov', 'movzx', 'movsx', 'movsxd', 'lea', 'xchg', 'cbw', 'cwd', 'bswap', 'push', 'pop', 'pushf', 'popf', 'leave'],
   control: ['jo', 'jno', 'jb', 'jae', 'je', 'jne', 'jbe', 'ja', 'js', 'jns', 'jp', 'jnp', 'jl', 'jge', 'jle', 'jg',
     'seto', 'setno', 'setb', 'setae', 'sete', 'setne', 'setbe', 'seta', 'sets', 'setns', 'setp', 'setnp', 'setl', 'setge',
     'setle', 'setg', 'cmovo', 'cmovno', 'cmovb', 'cmovae', 'cmove', 'cmovne', 'cmovbe', 'cmova', 'cmovs', 'cmovns',
@@ -177,13 +176,31 @@ export function randomCase(rng: Rng, op: Opcode, bits: 32 | 64 = 64): DiffCase {
     gpr[1] = BigInt(rng.below(64));
   }
   if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
-  return simdSetup(rng, op, {
+  return simdSetup(rng, op, popfStack(rng, op, {
     code,
     what: `${op.encoding} (${op.mnemonic}): ${describeBytes(code)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
-  });
+  }));
+}
+
+/** EFLAGS bits POPF may set at CPL 3 that the comparison includes for it: NT, AC (#AC), ID. */
+const POPF_FLAGS = 0x4000 | 0x4_0000 | 0x20_0000;
+
+/**
+ * POPF cases: random flags on the stack (the data window extended up to them), TF clear (a
+ * single-step trap would fire inside the harness's exit path), and NT/AC/ID compared.
+ */
+function popfStack(rng: Rng, op: Opcode, c: DiffCase): DiffCase {
+  if (op.mnemonic !== 'popf') return c;
+  const at = Number(STACK - NATIVE_DATA_ADDR);
+  const data = new Uint8Array(at + 8);
+  data.set(c.data);
+  const view = new DataView(data.buffer);
+  view.setUint32(at, rng.u32() & ~0x100, true);
+  view.setUint32(at + 4, rng.u32(), true);
+  return { ...c, data, flagMask: (c.flagMask ?? 0xcd5) | POPF_FLAGS };
 }
 
 /** randomCase for 32-bit code (see the top of this file). */
@@ -222,14 +239,14 @@ function randomCase32(rng: Rng, op: Opcode): DiffCase {
     gpr[1] = BigInt(rng.below(64));
   }
   if (['loop', 'loope', 'loopne'].includes(op.mnemonic)) gpr[1] = BigInt(1 + rng.below(4));
-  return simdSetup(rng, op, {
+  return simdSetup(rng, op, popfStack(rng, op, {
     code,
     bits: 32,
     what: `${op.encoding} (${op.mnemonic}, 32-bit): ${describeBytes(code, 32)}`,
     state: { gpr, rflags: BigInt(rng.u32() & 0xcd5), xmm: new Uint8Array(256), mxcsr: 0x1f80 },
     data: rng.bytes(0x2000),
     flagMask: 0xcd5 & ~undefinedFlags(op.mnemonic),
-  });
+  }));
 }
 
 /**

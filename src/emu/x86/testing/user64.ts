@@ -12,7 +12,7 @@
  * descriptors as on the host; there is no LDT.
  */
 import { Cpu, STOP_END, STOP_FAULT } from '../cpu.ts';
-import { CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from '../mmu.ts';
+import { CR0_AM, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from '../mmu.ts';
 import {
   CR0, CR2, CR3, CR4, EFER, FPU_FCW, FPU_FDP, FPU_FIP, FPU_FOP, FPU_FSW, FPU_REGS, FPU_TAGS, GDTR_BASE, GDTR_LIMIT, GPR,
   MXCSR, RAM_OFFSET, SEG_LDTR_INDEX, XMM,
@@ -101,8 +101,9 @@ export class UserMachine {
   run(c: NativeCase, budget = 1_000_000): EmulatedResult {
     const cpu = this.cpu;
     const i32 = cpu.i32;
-    // As Linux runs user space: FPU and SSE enabled, x87 errors as #MF (NE), WAIT honours TS (MP).
-    i32[CR0 >> 2] = CR0_PE | CR0_PG | CR0_WP | CR0_NE | CR0_MP;
+    // As Linux runs user space: FPU and SSE enabled, x87 errors as #MF (NE), WAIT honours TS (MP),
+    // alignment checking available to code that sets EFLAGS.AC (AM).
+    i32[CR0 >> 2] = CR0_PE | CR0_PG | CR0_WP | CR0_NE | CR0_MP | CR0_AM;
     i32[CR4 >> 2] = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
     i32[EFER >> 2] = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
     i32[CR3 >> 2] = PML4;
