@@ -64,7 +64,9 @@ function randomInsn(rng: Rng, bits: 32 | 64): number[] {
       default: return [0x44 | (r << 3), (rng.below(4) << 6) | (rng.below(4) << 3) | base, rng.u32() & 0xff];
     }
   };
-  switch (rng.below(12)) {
+  switch (rng.below(14)) {
+    case 12: return [...rex, [0x8d, 0x63][rng.below(2)]!, ...mem()]; // LEA, MOVSXD
+    case 13: return [...rex, 0x0f, [0xb6, 0xb7, 0xbe, 0xbf][rng.below(4)]!, ...(rng.below(3) ? mem() : [0xc0 | (reg << 3) | rm])];
     case 11: return [
       [0x70 + rng.below(16), rng.u32() & 0xff], [0x0f, 0x80 + rng.below(16), ...imm32()], [0xeb, rng.u32() & 0xff],
       [0xe9, ...imm32()], [0xe8, ...imm32()], [0xc3],
@@ -80,7 +82,7 @@ function randomInsn(rng: Rng, bits: 32 | 64): number[] {
     case 5: return [...rex, [0x89, 0x8b][rng.below(2)]!, ...mem()];
     case 6: return rng.below(2)
       ? [...rex, 0xb8 + reg, ...imm32(), ...(rex[rex.length - 1]! & 8 ? imm32() : [])]
-      : [...rex, 0xc7, 0xc0 | rm, ...imm32()];
+      : [...rex, 0xc7, ...(rng.below(2) ? [0xc0 | rm] : mem(0)), ...imm32()];
     default: return bits === 64 ? [...(rex[rex.length - 1]! & 1 ? [0x41] : []), rng.below(2) ? 0x50 + reg : 0x58 + reg] : [0x90];
   }
 }

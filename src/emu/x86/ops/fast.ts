@@ -1,8 +1,9 @@
 /**
  * Fast forms of the commonest decodings: the 32- and 64-bit register forms of the ALU
  * instructions and TEST, MOV between registers, to and from memory and from an immediate,
- * PUSH/POP of a register, and relative Jcc/JMP/CALL and RET in 64-bit code. They are chosen per decoded instruction when it
- * is bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
+ * LEA and MOVZX/MOVSX/MOVSXD with 64-bit addressing, PUSH/POP of a register, and relative
+ * Jcc/JMP/CALL and RET in 64-bit code. They are chosen per decoded instruction when it is
+ * bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
  * instructions a kernel runs most skip the generic handlers' size, form and REX branches.
  *
  * Same semantics as the generic handlers of ./alu.ts and ./move.ts, written a second time
@@ -20,7 +21,7 @@ import { BASE_RIP, SEG_FS, SEG_GS, type Insn } from '../decoder.ts';
 import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
 import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
-import { mov, pop, push } from './move.ts';
+import { lea, mov, movExtend, pop, push } from './move.ts';
 import { callRel, jcc, jmpRel, ret } from './control.ts';
 
 // Literal Int32 indexes and values (imported bindings cost a load per use on the hot path).
@@ -49,6 +50,8 @@ const I_FS_BASE = 70;
 const I_GS_BASE = 76;
 /** aux bit of the [base + disp] forms: the operand is SS-relative. */
 const SS_RELATIVE = 1 << 4;
+/** aux bit of LEA and MOVZX/MOVSX: a 64-bit destination. */
+const WIDE = 1 << 5;
 if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 || I_LAZY_AUX !== LAZY_AUX >> 2 ||
   I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 || I_LAZY_SRC !== LAZY_SRC >> 2 ||
   OP_ADD !== ALU_ADD || OP_OR !== ALU_OR || OP_AND !== ALU_AND || OP_SUB !== ALU_SUB || OP_XOR !== ALU_XOR || OP_CMP !== ALU_CMP ||
@@ -208,13 +211,8 @@ function movRI32(cpu: Cpu, e: CachedInsn): void {
   i32[d + 1] = 0;
 }
 
-/**
- * The linear address of a memory operand in 64-bit code with 64-bit addressing: base (a
- * register or RIP) + index << scale + disp, plus the FS or GS base with that override (the
- * other segments have none). What Cpu.ea computes, eaLo/eaHi included. aux bit 4: the operand
- * is SS-relative (RSP/RBP base, no override), so a non-canonical address is #SS.
- */
-function ea64(cpu: Cpu, e: CachedInsn): number {
+/** The offset of a memory operand with 64-bit addressing: base (a register or RIP) + index << scale + disp (high half in cpu.hi). */
+function offset64(cpu: Cpu, e: CachedInsn): number {
   const i32 = cpu.i32;
   let lo = e.disp;
   let hi = lo < 0 ? -1 : 0;
@@ -246,6 +244,20 @@ function ea64(cpu: Cpu, e: CachedInsn): number {
     lo = s | 0;
     hi = (hi + xHi + (s > 0xffffffff ? 1 : 0)) | 0;
   }
+  cpu.hi = hi;
+  return lo;
+}
+
+/**
+ * The linear address of a memory operand in 64-bit code with 64-bit addressing: the offset
+ * plus the FS or GS base with that override (the other segments have none). What Cpu.ea
+ * computes, eaLo/eaHi included. aux bit 4: the operand is SS-relative (RSP/RBP base, no
+ * override), so a non-canonical address is #SS.
+ */
+function ea64(cpu: Cpu, e: CachedInsn): number {
+  let lo = offset64(cpu, e);
+  let hi = cpu.hi;
+  const i32 = cpu.i32;
   const seg = e.seg;
   if (seg === SEG_FS || seg === SEG_GS) {
     const at = seg === SEG_FS ? I_FS_BASE : I_GS_BASE;
@@ -311,6 +323,50 @@ function cmpMI64(cpu: Cpu, e: CachedInsn): void {
 function cmpMI32(cpu: Cpu, e: CachedInsn): void {
   const v = cpu.read32(ea64(cpu, e), cpu.eaHi);
   alu32(cpu.i32, e.aux & 15, 0, v, e.imm);
+}
+
+/** LEA with 64-bit addressing (aux bit 5: a 64-bit destination, else the low 32 bits). */
+function lea64(cpu: Cpu, e: CachedInsn): void {
+  const lo = offset64(cpu, e);
+  const i32 = cpu.i32;
+  const d = dstOf(e.aux);
+  i32[d] = lo;
+  i32[d + 1] = (e.aux & WIDE) !== 0 ? cpu.hi : 0;
+}
+
+/**
+ * MOVZX/MOVSX/MOVSXD to a 32- or 64-bit register from a register or a 64-bit-addressed
+ * operand. aux: source size | signed << 3 | WIDE (64-bit destination).
+ */
+function movExtend64(cpu: Cpu, e: CachedInsn): void {
+  const aux = e.aux;
+  const from = aux & 7;
+  let v: number;
+  if (e.mod === 3) v = cpu.getReg(e.rm, from, e.rex);
+  else {
+    const lo = ea64(cpu, e);
+    v = from === 1 ? cpu.read8(lo, cpu.eaHi) : from === 2 ? cpu.read16(lo, cpu.eaHi) : cpu.read32(lo, cpu.eaHi);
+  }
+  let hi = 0;
+  if ((aux & 8) !== 0) {
+    v = from === 1 ? (v << 24) >> 24 : from === 2 ? (v << 16) >> 16 : v | 0;
+    if ((aux & WIDE) !== 0) hi = v >> 31;
+  }
+  const i32 = cpu.i32;
+  const d = dstOf(aux);
+  i32[d] = v;
+  i32[d + 1] = hi;
+}
+
+/** MOV [mem], imm32 (C7 /0; sign-extended for a 64-bit operand). */
+function storeImm64(cpu: Cpu, e: CachedInsn): void {
+  const lo = ea64(cpu, e);
+  cpu.write64(lo, cpu.eaHi, e.imm, e.imm < 0 ? -1 : 0);
+}
+
+function storeImm32(cpu: Cpu, e: CachedInsn): void {
+  const lo = ea64(cpu, e);
+  cpu.write32(lo, cpu.eaHi, e.imm);
 }
 
 function load64(cpu: Cpu, e: CachedInsn): void {
@@ -475,10 +531,12 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
       case 2: // B8+r
         return [size === 8 ? movRI64 : movRI32, regs((e.opcode & 7) | ((e.rex & 1) << 3), 0)];
       default: // C7 /0
-        if (!reg) return undefined;
+        if (!reg) return mem64(e) ? [size === 8 ? storeImm64 : storeImm32, ssRelative(e)] : undefined;
         return [size === 8 ? movRIs64 : movRI32, regs(e.rm, 0)];
     }
   }
+  if (handler === lea && !reg && mem64(e)) return [lea64, regs(e.reg, 0) | (size === 8 ? WIDE : 0)];
+  if (handler === movExtend && (reg || mem64(e))) return [movExtend64, (aux & 15) | regs(e.reg, 0) | (size === 8 ? WIDE : 0) | ssRelative(e)];
   if (e.mode === 64) {
     if (handler === jcc) return [jcc64, aux];
     if (handler === jmpRel) return [jmpRel64, 0];

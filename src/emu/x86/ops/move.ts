@@ -68,7 +68,7 @@ function movMoffs(cpu: Cpu, e: CachedInsn): void {
 }
 
 /** MOVZX / MOVSX / MOVSXD: aux = source size | signed << 3. */
-function movExtend(cpu: Cpu, e: CachedInsn): void {
+export function movExtend(cpu: Cpu, e: CachedInsn): void {
   const from = e.aux & 7;
   const signed = (e.aux & 8) !== 0;
   let v = cpu.readE(e, from);
@@ -77,7 +77,7 @@ function movExtend(cpu: Cpu, e: CachedInsn): void {
   cpu.setReg(e.reg, e.opsize, e.opsize === 2 ? v & 0xffff : v, hi, e.rex);
 }
 
-function lea(cpu: Cpu, e: CachedInsn): void {
+export function lea(cpu: Cpu, e: CachedInsn): void {
   // The effective address without a segment base, cut to the operand size.
   const seg = e.seg;
   e.seg = -1;
