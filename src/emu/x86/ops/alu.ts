@@ -158,7 +158,7 @@ export function test(cpu: Cpu, e: CachedInsn): void {
   cpu.lazyLogic(sz, aLo & bLo, aHi & bHi);
 }
 
-function incDec(cpu: Cpu, e: CachedInsn): void {
+export function incDec(cpu: Cpu, e: CachedInsn): void {
   const sz = size(e);
   const dec = (e.aux & 1) !== 0;
   const viaOpcode = (e.aux & 2) !== 0; // 40+r / 48+r outside 64-bit mode

@@ -64,7 +64,8 @@ function randomInsn(rng: Rng, bits: 32 | 64): number[] {
       default: return [0x44 | (r << 3), (rng.below(4) << 6) | (rng.below(4) << 3) | base, rng.u32() & 0xff];
     }
   };
-  switch (rng.below(14)) {
+  switch (rng.below(15)) {
+    case 14: return bits === 32 && rng.below(2) ? [0x40 + rng.below(16)] : [...rex, 0xff, 0xc0 | (rng.below(2) << 3) | rm];
     case 12: return [...rex, [0x8d, 0x63][rng.below(2)]!, ...mem()]; // LEA, MOVSXD
     case 13: return [...rex, 0x0f, [0xb6, 0xb7, 0xbe, 0xbf][rng.below(4)]!, ...(rng.below(3) ? mem() : [0xc0 | (reg << 3) | rm])];
     case 11: return [

@@ -1,6 +1,6 @@
 /**
  * Fast forms of the commonest decodings: the 32- and 64-bit register forms of the ALU
- * instructions and TEST, MOV between registers, to and from memory and from an immediate,
+ * instructions, TEST, INC and DEC, MOV between registers, to and from memory and from an immediate,
  * LEA and MOVZX/MOVSX/MOVSXD with 64-bit addressing, PUSH/POP of a register, and relative
  * Jcc/JMP/CALL and RET in 64-bit code. They are chosen per decoded instruction when it is
  * bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
@@ -18,9 +18,9 @@
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding, Handler } from '../exec.ts';
 import { BASE_RIP, SEG_FS, SEG_GS, type Insn } from '../decoder.ts';
-import { LAZY_ADD, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../flags.ts';
 import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
-import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, test } from './alu.ts';
+import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, incDec, test } from './alu.ts';
 import { lea, mov, movExtend, pop, push } from './move.ts';
 import { callRel, jcc, jmpRel, ret } from './control.ts';
 
@@ -43,6 +43,8 @@ const OP_TEST = 8;
 const K_ADD = 1;
 const K_SUB = 2;
 const K_LOGIC = 3;
+const K_INC = 4;
+const K_DEC = 5;
 const VEC_SS = 12;
 const VEC_GP = 13;
 /** Int32 indexes of the FS and GS bases. */
@@ -55,7 +57,7 @@ const WIDE = 1 << 5;
 if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 || I_LAZY_AUX !== LAZY_AUX >> 2 ||
   I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 || I_LAZY_SRC !== LAZY_SRC >> 2 ||
   OP_ADD !== ALU_ADD || OP_OR !== ALU_OR || OP_AND !== ALU_AND || OP_SUB !== ALU_SUB || OP_XOR !== ALU_XOR || OP_CMP !== ALU_CMP ||
-  K_ADD !== LAZY_ADD || K_SUB !== LAZY_SUB || K_LOGIC !== LAZY_LOGIC ||
+  K_ADD !== LAZY_ADD || K_SUB !== LAZY_SUB || K_LOGIC !== LAZY_LOGIC || K_INC !== LAZY_INC || K_DEC !== LAZY_DEC ||
   I_FS_BASE !== (SEGS + SEG_FS * SEG_STRIDE + SEG_BASE) >> 2 || I_GS_BASE !== (SEGS + SEG_GS * SEG_STRIDE + SEG_BASE) >> 2) {
   throw new Error('fast.ts: the literal constants no longer match their definitions');
 }
@@ -141,6 +143,49 @@ function alu32(i32: Int32Array, op: number, d: number, dv: number, s: number): v
   }
   i32[I_LAZY_SIZE] = 4;
   i32[I_LAZY_RES] = r;
+  i32[d] = r;
+  i32[d + 1] = 0;
+}
+
+/** INC/DEC of a 64-bit register (aux bit 0: DEC): CF is kept, as ./alu.ts records it. */
+function incDec64(cpu: Cpu, e: CachedInsn): void {
+  const cf = cpu.getCF();
+  const i32 = cpu.i32;
+  const aux = e.aux;
+  const d = dstOf(aux);
+  const dLo = i32[d]!;
+  const dHi = i32[d + 1]!;
+  const dec = (aux & 1) !== 0;
+  const s = (dLo >>> 0) + (dec ? -1 : 1);
+  const rLo = s | 0;
+  const rHi = (dHi + (s > 0xffffffff ? 1 : s < 0 ? -1 : 0)) | 0;
+  i32[I_LAZY_OP] = dec ? K_DEC : K_INC;
+  i32[I_LAZY_SIZE] = 8;
+  i32[I_LAZY_AUX] = cf;
+  i32[I_LAZY_RES] = rLo;
+  i32[I_LAZY_RES + 1] = rHi;
+  i32[I_LAZY_DST] = dLo;
+  i32[I_LAZY_DST + 1] = dHi;
+  i32[I_LAZY_SRC] = 1;
+  i32[I_LAZY_SRC + 1] = 0;
+  i32[d] = rLo;
+  i32[d + 1] = rHi;
+}
+
+function incDec32(cpu: Cpu, e: CachedInsn): void {
+  const cf = cpu.getCF();
+  const i32 = cpu.i32;
+  const aux = e.aux;
+  const d = dstOf(aux);
+  const dv = i32[d]!;
+  const dec = (aux & 1) !== 0;
+  const r = (dv + (dec ? -1 : 1)) | 0;
+  i32[I_LAZY_OP] = dec ? K_DEC : K_INC;
+  i32[I_LAZY_SIZE] = 4;
+  i32[I_LAZY_AUX] = cf;
+  i32[I_LAZY_RES] = r;
+  i32[I_LAZY_DST] = dv;
+  i32[I_LAZY_SRC] = 1;
   i32[d] = r;
   i32[d + 1] = 0;
 }
@@ -516,6 +561,12 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
     if (form === 3) return [ri, op | regs(e.rm, 0)]; // E, imm
     if (form === 0) return [rr, op | regs(e.rm, e.reg)]; // E op= G (TEST E, G)
     return [rr, op | regs(e.reg, e.rm)]; // G op= E
+  }
+  if (handler === incDec && (aux & 32) === 0) {
+    // aux: DEC in bit 0; bit 1: the 40+r/48+r form (outside 64-bit code), else FE/FF /0 /1.
+    const r = (aux & 2) !== 0 ? e.opcode & 7 : reg ? e.rm : -1;
+    if (r < 0) return undefined;
+    return [size === 8 ? incDec64 : incDec32, (aux & 1) | regs(r, 0)];
   }
   if (handler === mov) {
     if (aux & 4) return undefined; // byte operands
