@@ -97,6 +97,28 @@ export const WORKLOADS: Record<string, string> = {
     dec ecx
     jnz copy
     jmp top`,
+  // Short string instructions as a kernel runs them (copy_page and memset use REP with large
+  // counts; struct copies and compares are a few dozen bytes): each REP counts as one instruction.
+  'string ops': `
+    mov rbx, 0x7fffffff
+  top:
+    mov rsi, 0x200000
+    mov rdi, 0x201000
+    mov ecx, 8
+    rep movsq
+    mov ecx, 40
+    mov al, 0x5a
+    rep stosb
+    mov rsi, 0x200000
+    mov rdi, 0x200000
+    mov ecx, 16
+    repe cmpsb
+    lodsq
+    stosq
+    movsb
+    dec rbx
+    jnz top
+    hlt`,
   'branches/calls': `
     mov rcx, 0x7fffffff
   top:
