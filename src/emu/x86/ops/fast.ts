@@ -67,6 +67,29 @@ if (I_GPR !== GPR >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZ
 const dstOf = (aux: number): number => (aux >>> 8) & 31;
 const srcOf = (aux: number): number => (aux >>> 16) & 31;
 
+/** Records a 64-bit arithmetic result for the lazy flags, as Cpu.lazy does. */
+function record64(i32: Int32Array, kind: number, cin: number, rLo: number, rHi: number, dLo: number, dHi: number, sLo: number, sHi: number): void {
+  i32[I_LAZY_OP] = kind;
+  i32[I_LAZY_SIZE] = 8;
+  i32[I_LAZY_AUX] = cin;
+  i32[I_LAZY_RES] = rLo;
+  i32[I_LAZY_RES + 1] = rHi;
+  i32[I_LAZY_DST] = dLo;
+  i32[I_LAZY_DST + 1] = dHi;
+  i32[I_LAZY_SRC] = sLo;
+  i32[I_LAZY_SRC + 1] = sHi;
+}
+
+/** The same for a 32-bit result (the high halves are not read for size 4). */
+function record32(i32: Int32Array, kind: number, cin: number, r: number, dv: number, s: number): void {
+  i32[I_LAZY_OP] = kind;
+  i32[I_LAZY_SIZE] = 4;
+  i32[I_LAZY_AUX] = cin;
+  i32[I_LAZY_RES] = r;
+  i32[I_LAZY_DST] = dv;
+  i32[I_LAZY_SRC] = s;
+}
+
 /**
  * 64-bit (dLo, dHi) op= (sLo, sHi): the lazy flags as ./alu.ts records them, and the result in
  * the register whose low half is at Int32 index d (not for CMP and TEST).
@@ -78,10 +101,12 @@ function alu64(i32: Int32Array, op: number, d: number, dLo: number, dHi: number,
     const s = (dLo >>> 0) + (sLo >>> 0);
     rLo = s | 0;
     rHi = (dHi + sHi + (s > 0xffffffff ? 1 : 0)) | 0;
+    record64(i32, K_ADD, 0, rLo, rHi, dLo, dHi, sLo, sHi);
   } else if (op === OP_SUB || op === OP_CMP) {
     const s = (dLo >>> 0) - (sLo >>> 0);
     rLo = s | 0;
     rHi = (dHi - sHi - (s < 0 ? 1 : 0)) | 0;
+    record64(i32, K_SUB, 0, rLo, rHi, dLo, dHi, sLo, sHi);
   } else {
     if (op === OP_OR) {
       rLo = dLo | sLo;
@@ -93,26 +118,13 @@ function alu64(i32: Int32Array, op: number, d: number, dLo: number, dHi: number,
       rLo = dLo & sLo;
       rHi = dHi & sHi;
     }
+    // Logic results need only the result (CF = OF = 0), as Cpu.lazyLogic records them.
     i32[I_LAZY_OP] = K_LOGIC;
     i32[I_LAZY_SIZE] = 8;
     i32[I_LAZY_RES] = rLo;
     i32[I_LAZY_RES + 1] = rHi;
-    if (op !== OP_TEST) {
-      i32[d] = rLo;
-      i32[d + 1] = rHi;
-    }
-    return;
   }
-  i32[I_LAZY_OP] = op === OP_ADD ? K_ADD : K_SUB;
-  i32[I_LAZY_SIZE] = 8;
-  i32[I_LAZY_AUX] = 0;
-  i32[I_LAZY_RES] = rLo;
-  i32[I_LAZY_RES + 1] = rHi;
-  i32[I_LAZY_DST] = dLo;
-  i32[I_LAZY_DST + 1] = dHi;
-  i32[I_LAZY_SRC] = sLo;
-  i32[I_LAZY_SRC + 1] = sHi;
-  if (op !== OP_CMP) {
+  if (op !== OP_CMP && op !== OP_TEST) {
     i32[d] = rLo;
     i32[d + 1] = rHi;
   }
@@ -123,28 +135,17 @@ function alu32(i32: Int32Array, op: number, d: number, dv: number, s: number): v
   let r: number;
   if (op === OP_ADD || op === OP_SUB || op === OP_CMP) {
     r = op === OP_ADD ? (dv + s) | 0 : (dv - s) | 0;
-    i32[I_LAZY_OP] = op === OP_ADD ? K_ADD : K_SUB;
-    i32[I_LAZY_AUX] = 0;
-    i32[I_LAZY_DST] = dv;
-    i32[I_LAZY_SRC] = s;
-    if (op === OP_CMP) {
-      i32[I_LAZY_SIZE] = 4;
-      i32[I_LAZY_RES] = r;
-      return;
-    }
+    record32(i32, op === OP_ADD ? K_ADD : K_SUB, 0, r, dv, s);
   } else {
     r = op === OP_OR ? dv | s : op === OP_XOR ? dv ^ s : dv & s;
     i32[I_LAZY_OP] = K_LOGIC;
-    if (op === OP_TEST) {
-      i32[I_LAZY_SIZE] = 4;
-      i32[I_LAZY_RES] = r;
-      return;
-    }
+    i32[I_LAZY_SIZE] = 4;
+    i32[I_LAZY_RES] = r;
   }
-  i32[I_LAZY_SIZE] = 4;
-  i32[I_LAZY_RES] = r;
-  i32[d] = r;
-  i32[d + 1] = 0;
+  if (op !== OP_CMP && op !== OP_TEST) {
+    i32[d] = r;
+    i32[d + 1] = 0;
+  }
 }
 
 /** INC/DEC of a 64-bit register (aux bit 0: DEC): CF is kept, as ./alu.ts records it. */
@@ -159,15 +160,7 @@ function incDec64(cpu: Cpu, e: CachedInsn): void {
   const s = (dLo >>> 0) + (dec ? -1 : 1);
   const rLo = s | 0;
   const rHi = (dHi + (s > 0xffffffff ? 1 : s < 0 ? -1 : 0)) | 0;
-  i32[I_LAZY_OP] = dec ? K_DEC : K_INC;
-  i32[I_LAZY_SIZE] = 8;
-  i32[I_LAZY_AUX] = cf;
-  i32[I_LAZY_RES] = rLo;
-  i32[I_LAZY_RES + 1] = rHi;
-  i32[I_LAZY_DST] = dLo;
-  i32[I_LAZY_DST + 1] = dHi;
-  i32[I_LAZY_SRC] = 1;
-  i32[I_LAZY_SRC + 1] = 0;
+  record64(i32, dec ? K_DEC : K_INC, cf, rLo, rHi, dLo, dHi, 1, 0);
   i32[d] = rLo;
   i32[d + 1] = rHi;
 }
@@ -175,17 +168,11 @@ function incDec64(cpu: Cpu, e: CachedInsn): void {
 function incDec32(cpu: Cpu, e: CachedInsn): void {
   const cf = cpu.getCF();
   const i32 = cpu.i32;
-  const aux = e.aux;
-  const d = dstOf(aux);
+  const d = dstOf(e.aux);
   const dv = i32[d]!;
-  const dec = (aux & 1) !== 0;
+  const dec = (e.aux & 1) !== 0;
   const r = (dv + (dec ? -1 : 1)) | 0;
-  i32[I_LAZY_OP] = dec ? K_DEC : K_INC;
-  i32[I_LAZY_SIZE] = 4;
-  i32[I_LAZY_AUX] = cf;
-  i32[I_LAZY_RES] = r;
-  i32[I_LAZY_DST] = dv;
-  i32[I_LAZY_SRC] = 1;
+  record32(i32, dec ? K_DEC : K_INC, cf, r, dv, 1);
   i32[d] = r;
   i32[d + 1] = 0;
 }
