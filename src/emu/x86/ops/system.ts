@@ -4,8 +4,14 @@
  * VERR VERW), control and debug registers, MSRs, CPUID, RDTSC/RDTSCP, SYSCALL/SYSRET,
  * SYSENTER/SYSEXIT, SWAPGS, IN/OUT, CLTS, INVLPG, WBINVD/INVD, LMSW/SMSW, CLFLUSH.
  *
- * Not supported yet: call gates and task switches, the TSS I/O permission bitmap (I/O at
- * CPL > IOPL consults the TSS I/O permission bitmap), INS/OUTS, MONITOR/MWAIT.
+ * Real-address and virtual-8086 mode (SDM Vol. 3A ch. 20): INT n, IRET, far JMP/CALL/RET and
+ * segment loads with real-mode semantics (system.ts loadRealSegment); IRET from CPL 0 with
+ * EFLAGS.VM set enters virtual-8086 mode (pops ES DS FS GS too); in virtual-8086 mode INT n,
+ * IRET, PUSHF/POPF (move.ts) and CLI/STI (control.ts) raise #GP(0) when IOPL < 3; LLDT LTR
+ * SLDT STR LAR LSL VERR VERW SYSCALL SYSRET raise #UD in both modes.
+ *
+ * Not supported: call gates and task switches (IRET with NT, task gates), MONITOR/MWAIT,
+ * CR4.VME/PVI virtual interrupts (VIF/VIP).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { cpuid } from '../cpuid.ts';
@@ -16,14 +22,15 @@ import {
 } from '../mmu.ts';
 import { K, type Opcode } from '../opcode-table.ts';
 import {
-  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment, loadDataSegment,
-  loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment, snapshotTransfer, updateCodeBits, checkIoPermission,
+  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment,
+  loadDataSegment, loadRealSegment, loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment,
+  snapshotTransfer, updateCodeBits, checkIoPermission, checkVm86Iopl, isRealOrVm86,
 } from '../system.ts';
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
   MSR_KERNEL_GS_BASE, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_LSTAR, MSR_PAT, MSR_SFMASK, MSR_STAR,
-  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RIP, SEGS, SEG_BASE, SEG_LDTR_INDEX,
-  SEG_STRIDE, SEG_TR_INDEX,
+  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RFLAGS, RIP, SEGS, SEG_BASE,
+  SEG_LDTR_INDEX, SEG_LIMIT, SEG_STRIDE, SEG_TR_INDEX,
 } from '../../state-layout.ts';
 
 const GP = 13;
@@ -31,6 +38,11 @@ const UD = 6;
 
 function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) cpu.fault(GP, 0);
+}
+
+/** Instructions not recognised in real-address and virtual-8086 mode raise #UD there. */
+function requireProtectedMode(cpu: Cpu): void {
+  if (isRealOrVm86(cpu)) cpu.fault(UD);
 }
 
 function setRip(cpu: Cpu, lo: number, hi: number): void {
@@ -48,6 +60,7 @@ function intN(cpu: Cpu, e: CachedInsn): void {
   cpu.i32[(RIP >> 2) + 1] = cpu.nextHi;
   const vector = e.aux === 1 ? 3 : e.aux === 2 ? 4 : e.imm & 0xff;
   if (e.aux === 2 && (cpu.getFlags() & OF) === 0) return;
+  if (e.aux === 0) checkVm86Iopl(cpu); // INT n (not INT3/INTO) is IOPL-sensitive in VM86
   if (cpu.stopOnFault) cpu.fault(vector);
   if (!cpu.raise(vector, -1, true)) {
     cpu.shutdown = true;
@@ -73,9 +86,13 @@ function iret(cpu: Cpu, e: CachedInsn): void {
   }
 }
 
+/** EFLAGS bits a real-mode IRETD may change (SDM IRET: the pop AND 257FD5H; VM VIF VIP stay). */
+const IRET_REAL_WRITABLE = 0x257fd5;
+
 function iretInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   const old = cpu.getFlags();
+  if (isRealOrVm86(cpu)) return iretReal(cpu, size, old);
   if (!cpu.longMode && (old & NT)) cpu.fault(GP, 0); // task return: not supported
   const spLo = cpu.lo(4);
   const spHi = cpu.hi64(4);
@@ -83,6 +100,7 @@ function iretInner(cpu: Cpu, e: CachedInsn): void {
   const ripHi = size === 8 ? cpu.hi : 0;
   const cs = cpu.pop(size) & 0xffff;
   const flags = cpu.pop(size);
+  if (!cpu.longMode && size === 4 && (flags & VM) && cpu.cpl === 0) return iretToVm86(cpu, ripLo, cs, flags);
   const rpl = cs & 3;
   const cpl = cpu.cpl;
   if (rpl < cpl) {
@@ -119,6 +137,45 @@ function iretInner(cpu: Cpu, e: CachedInsn): void {
   setRip(cpu, ripLo, cpu.codeBits === 64 ? ripHi : 0);
 }
 
+/**
+ * IRET in real-address mode, or in virtual-8086 mode with IOPL = 3 (#GP(0) below): pops
+ * (E)IP, CS and (E)FLAGS; CS loads real-mode style. Virtual-8086 mode keeps IOPL (and VM).
+ * A target beyond CS's limit is #GP(0) (jump()).
+ */
+function iretReal(cpu: Cpu, size: number, old: number): void {
+  const vm86 = (old & VM) !== 0;
+  if (vm86) checkVm86Iopl(cpu);
+  const ip = cpu.pop(size);
+  const cs = cpu.pop(size) & 0xffff;
+  const flags = cpu.pop(size);
+  let writable = IRET_REAL_WRITABLE;
+  if (vm86) writable &= ~IOPL;
+  if (size === 2) writable &= 0xffff;
+  loadRealSegment(cpu, SEG_CS, cs);
+  cpu.setFlags((old & ~writable) | (flags & writable));
+  cpu.jump(ip, 0, size);
+  if ((flags & ~old & IF & writable) !== 0) cpu.i32[ATTENTION >> 2] = 1; // interrupts enabled
+}
+
+/**
+ * IRETD at CPL 0 with VM set in the popped EFLAGS (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE):
+ * then ESP, SS, ES, DS, FS and GS are popped, every segment loads with virtual-8086 rules
+ * (base = selector << 4, limit 0xFFFF, DPL 3) and the CPU continues at CPL 3, 16-bit.
+ */
+function iretToVm86(cpu: Cpu, eip: number, cs: number, flags: number): void {
+  if ((eip >>> 0) > 0xffff) cpu.fault(GP, 0); // beyond the VM86 code segment's limit
+  const sp = cpu.pop(4);
+  const values = [cpu.pop(4), cpu.pop(4), cpu.pop(4), cpu.pop(4), cpu.pop(4)]; // SS ES DS FS GS
+  cpu.setFlags(flags | 0x2);
+  cpu.cpl = 3;
+  loadRealSegment(cpu, SEG_CS, cs);
+  const segs = [SEG_SS, SEG_ES, SEG_DS, SEG_FS, SEG_GS];
+  for (let k = 0; k < 5; k++) loadRealSegment(cpu, segs[k]!, values[k]! & 0xffff);
+  cpu.setReg(4, 4, sp, 0, 0);
+  setRip(cpu, eip, 0);
+  cpu.i32[ATTENTION >> 2] = 1; // a new mode, and maybe interrupts enabled
+}
+
 /** On a return to an outer level, data segments the new level may not use become null. */
 function clearDataSegmentsForOuterLevel(cpu: Cpu, cpl: number): void {
   for (const seg of [0, 3, 4, 5]) {
@@ -153,6 +210,7 @@ function farTransferInner(cpu: Cpu, e: CachedInsn): void {
   let selector: number;
   if (e.aux & 2) {
     cpu.ea(e);
+    cpu.checkEaRoom(size + 2); // offset and selector
     const aLo = cpu.eaLo;
     const aHi = cpu.eaHi;
     offLo = cpu.readEA(size === 8 ? 8 : size);
@@ -168,6 +226,8 @@ function farTransferInner(cpu: Cpu, e: CachedInsn): void {
   const retHi = cpu.nextHi;
   const oldBits = cpu.codeBits;
   loadCodeSegment(cpu, selector, cpu.cpl);
+  // Outside 64-bit code the target must lie within the new CS (#GP(0), nothing pushed).
+  if (cpu.segChecks && (offLo >>> 0) > (cpu.i32[(SEGS + SEG_CS * SEG_STRIDE + SEG_LIMIT) >> 2]! >>> 0)) cpu.fault(GP, 0);
   if (e.aux & 1) {
     const bits = cpu.codeBits;
     cpu.codeBits = oldBits; // push with the old stack size
@@ -197,12 +257,19 @@ function retfInner(cpu: Cpu, e: CachedInsn): void {
   const ripLo = cpu.pop(size);
   const ripHi = size === 8 ? cpu.hi : 0;
   const cs = cpu.pop(size) & 0xffff;
+  if (isRealOrVm86(cpu)) {
+    // Real-address and virtual-8086 mode: no privilege levels, no stack switch.
+    loadRealSegment(cpu, SEG_CS, cs);
+    cpu.jump(ripLo, 0, size);
+    if (e.aux) cpu.adjustSp(e.imm & 0xffff);
+    return;
+  }
   const rpl = cs & 3;
   if (rpl < cpu.cpl) cpu.fault(GP, cs & ~3);
   const imm = e.aux ? e.imm & 0xffff : 0;
   const outer = rpl > cpu.cpl;
   loadCodeSegment(cpu, cs, rpl);
-  if (imm) cpu.set64(4, (cpu.lo(4) + imm) | 0, cpu.hi64(4));
+  if (imm) cpu.adjustSp(imm);
   if (outer) {
     const spLo = cpu.pop(size);
     const spHi = size === 8 ? cpu.hi : 0;
@@ -254,6 +321,7 @@ function popSreg(cpu: Cpu, e: CachedInsn): void {
 /** LDS LES LSS LFS LGS: load offset and selector from memory. */
 function loadFarPointer(cpu: Cpu, e: CachedInsn): void {
   cpu.ea(e);
+  cpu.checkEaRoom(e.opsize + 2); // offset and selector
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const off = cpu.readEA(e.opsize);
@@ -268,6 +336,7 @@ function loadFarPointer(cpu: Cpu, e: CachedInsn): void {
 function lgdtLidt(cpu: Cpu, e: CachedInsn): void {
   requireCpl0(cpu);
   cpu.ea(e);
+  cpu.checkEaRoom(cpu.codeBits === 64 ? 10 : 6);
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const limit = cpu.read16(aLo, aHi);
@@ -283,6 +352,7 @@ function lgdtLidt(cpu: Cpu, e: CachedInsn): void {
 
 function sgdtSidt(cpu: Cpu, e: CachedInsn): void {
   cpu.ea(e);
+  cpu.checkEaRoom(cpu.codeBits === 64 ? 10 : 6);
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const isIdt = e.aux === 1;
@@ -293,6 +363,7 @@ function sgdtSidt(cpu: Cpu, e: CachedInsn): void {
 
 /** SLDT (aux 0), STR (1), LLDT (2), LTR (3). */
 function group6(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   const which = e.aux & 1 ? SEG_TR_INDEX : SEG_LDTR_INDEX;
   if (e.aux < 2) {
     const v = segSelector(cpu, which);
@@ -309,6 +380,7 @@ function group6(cpu: Cpu, e: CachedInsn): void {
 
 /** LAR (aux 0), LSL (1), VERR (2), VERW (3): set ZF if the selector passes the checks. */
 function descriptorQuery(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   const selector = cpu.readE(e, 2) & 0xffff;
   const f = cpu.getFlags() & ~ZF;
   const result = probeDescriptor(cpu, selector, e.aux);
@@ -561,6 +633,7 @@ const FLAT_CODE32 = ATTR_P | ATTR_S | 0xb | ATTR_DB | 0x8000;
 const FLAT_DATA = ATTR_P | ATTR_S | 0x3 | ATTR_DB | 0x8000;
 
 function syscall(cpu: Cpu): void {
+  requireProtectedMode(cpu);
   if (!(cpu.i32[EFER >> 2]! & EFER_SCE)) cpu.fault(UD);
   const i32 = cpu.i32;
   const star = i32[(MSR_STAR >> 2) + 1]!;
@@ -577,6 +650,7 @@ function syscall(cpu: Cpu): void {
 }
 
 function sysret(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   if (!(cpu.i32[EFER >> 2]! & EFER_SCE)) cpu.fault(UD);
   requireCpl0(cpu);
   const star = cpu.i32[(MSR_STAR >> 2) + 1]! >>> 16;
