@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Cpu, STOP_FAULT, STOP_HALT, type InterruptController } from './cpu.ts';
+import { Cpu, STOP_FAULT, STOP_HALT, STOP_SHUTDOWN, type InterruptController } from './cpu.ts';
 import type { PhysBus } from './mmu.ts';
 import { reset } from './start-state.ts';
 import { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_SS, loadRealSegment, segSelector } from './system.ts';
 import { assemble } from './testing/asm.ts';
-import { ATTENTION, CR0, RAM_OFFSET, SEGS, SEG_BASE, SEG_LIMIT, SEG_STRIDE } from '../state-layout.ts';
+import { ATTENTION, CR0, IDTR_LIMIT, RAM_OFFSET, SEGS, SEG_BASE, SEG_LIMIT, SEG_STRIDE } from '../state-layout.ts';
 
 // Real-address mode (SDM Vol. 3A ch. 20.1, Vol. 1 3.3): execution from the reset vector, a
 // boot-sector-style program (stack, IVT handlers, 16-bit addressing, segment loads), the
@@ -350,5 +350,75 @@ describe('real-address mode', () => {
     expect(cpu.run(50)).toBe(STOP_HALT);
     expect(cpu.lo(1) & 0xffff).toBe(0x07c0);
     expect(cpu.lo(4) & 0xffff).toBe(0x7c00);
+  });
+
+  it('far CALL, RETF imm16, far JMP through memory and ENTER-free frames use real-mode segments', () => {
+    const cpu = bootSector(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      push word 0xaaaa        ; an argument RETF 2 releases
+      call 0x07c0:far_func - 0x7c00
+      mov [0x700], bx
+      mov [0x702], sp
+      mov word [0x704], far_target - 0x7c00
+      mov word [0x706], 0x07c0
+      jmp far [0x704]
+    far_func:
+      mov bx, cs              ; 07C0
+      mov bp, sp
+      mov cx, [bp+2]          ; the pushed CS
+      mov [0x708], cx
+      retf 2
+    far_target:
+      mov dx, cs
+      hlt
+    `);
+    expect(cpu.run(100)).toBe(STOP_HALT);
+    expect(word(cpu, 0x700)).toBe(0x07c0);
+    expect(word(cpu, 0x702)).toBe(0x7000); // RETF 2 released the argument
+    expect(word(cpu, 0x708)).toBe(0); // the caller's CS
+    expect(cpu.lo(2) & 0xffff).toBe(0x07c0);
+    expect(segBase(cpu, SEG_CS)).toBe(0x7c00);
+  });
+
+  it('instructions not recognised in real mode raise #UD (LLDT, LAR, VERR, SLDT, SYSCALL)', () => {
+    for (const insn of ['lldt ax', 'lar ax, bx', 'verr ax', 'sldt ax', 'syscall']) {
+      const cpu = bootSector(`${insn}\nhlt`);
+      cpu.stopOnFault = true;
+      expect(cpu.run(10), insn).toBe(STOP_FAULT);
+      expect(cpu.stopVector, insn).toBe(6);
+    }
+  });
+
+  it('an IVT too small for the vector: #GP, then #DF, then a triple fault (shutdown)', () => {
+    const cpu = bootSector(`
+      lidt [idtr]
+      int 0x10
+      hlt
+    idtr:
+      dw 4 * 8 - 1            ; vectors 0-7 only
+      dd 0
+    `);
+    // Limit 31 holds vectors 0-7: INT 0x10 and then #GP (13) are beyond it, #GP during #GP
+    // is #DF (8), whose entry at 32..35 is beyond it too: a triple fault.
+    expect(cpu.run(10)).toBe(STOP_SHUTDOWN);
+    const ok = bootSector(`
+      xor ax, ax
+      mov ds, ax
+      mov ss, ax
+      mov sp, 0x7000
+      mov word [13*4], gp
+      mov word [13*4+2], 0
+      int 0x10                ; beyond the limit set below: #GP through vector 13
+      hlt
+    gp:
+      mov bx, 0x1313
+      hlt
+    `);
+    ok.i32[IDTR_LIMIT >> 2] = 14 * 4 - 1;
+    expect(ok.run(20)).toBe(STOP_HALT);
+    expect(ok.lo(3) & 0xffff).toBe(0x1313);
   });
 });

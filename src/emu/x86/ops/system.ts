@@ -53,6 +53,7 @@ function setRip(cpu: Cpu, lo: number, hi: number): void {
 // ---- software interrupts and IRET -----------------------------------------------------------
 
 function intN(cpu: Cpu, e: CachedInsn): void {
+  if (e.aux === 0) checkVm86Iopl(cpu); // INT n (not INT3/INTO) is IOPL-sensitive in VM86: a fault here
   // The return address is the next instruction; delivery happens here, not as a fault.
   cpu.softwareIntLo = cpu.i32[RIP >> 2]!;
   cpu.softwareIntHi = cpu.i32[(RIP >> 2) + 1]!;
@@ -60,7 +61,6 @@ function intN(cpu: Cpu, e: CachedInsn): void {
   cpu.i32[(RIP >> 2) + 1] = cpu.nextHi;
   const vector = e.aux === 1 ? 3 : e.aux === 2 ? 4 : e.imm & 0xff;
   if (e.aux === 2 && (cpu.getFlags() & OF) === 0) return;
-  if (e.aux === 0) checkVm86Iopl(cpu); // INT n (not INT3/INTO) is IOPL-sensitive in VM86
   if (cpu.stopOnFault) cpu.fault(vector);
   if (!cpu.raise(vector, -1, true)) {
     cpu.shutdown = true;
