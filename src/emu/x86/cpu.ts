@@ -674,12 +674,15 @@ export class Cpu extends Mmu {
       this.nextLo = lo;
       this.nextHi = hi;
     } else {
-      const target = size === 2 ? lo & 0xffff : lo;
-      // Outside 64-bit mode a target beyond CS's limit faults at the branch (#GP(0)).
-      if (this.segChecks && (target >>> 0) > (this.i32[I_CS_LIMIT]! >>> 0)) this.fault(13, 0);
-      this.nextLo = target;
+      this.nextLo = size === 2 ? lo & 0xffff : lo;
       this.nextHi = 0;
+      if (this.segChecks) this.checkBranchTarget();
     }
+  }
+
+  /** Outside 64-bit mode a branch target beyond CS's limit faults at the branch (#GP(0)). */
+  private checkBranchTarget(): void {
+    if ((this.nextLo >>> 0) > (this.i32[I_CS_LIMIT]! >>> 0)) this.fault(13, 0);
   }
 
   /** Adds a signed displacement to the next RIP (relative branches). */
