@@ -484,6 +484,17 @@ export class Cpu extends Mmu {
   }
 
   /**
+   * The effective address (offset) of a memory operand outside 64-bit mode, without a segment:
+   * LEA, which accesses nothing (no limit or unusable-segment fault). 16-bit addresses wrap.
+   */
+  eaOffset(e: Insn): number {
+    let lo = e.disp;
+    if (e.base >= 0) lo = (lo + this.i32[I_GPR + 2 * e.base]!) | 0;
+    if (e.index >= 0) lo = (lo + (this.i32[I_GPR + 2 * e.index]! << e.scale)) | 0;
+    return e.adsize === 2 ? lo & 0xffff : lo;
+  }
+
+  /**
    * The linear address of offset (lo, hi) in segment `seg` (high half in this.hi): in 64-bit
    * mode only FS and GS have a base; elsewhere every segment does and addresses are 32 bits.
    */

@@ -174,4 +174,25 @@ describe('segment limits', () => {
     cpu.rip = BigInt(CODE);
     expect(cpu.run(10)).toBe(STOP_HALT);
   });
+
+  it('LEA accesses nothing: no limit or unusable-segment fault, the offset without a base', () => {
+    const cpu = real(`
+      mov ebx, 0x40000
+      mov ax, 0x1234
+      mov ds, ax              ; base 0x12340
+      lea eax, [ebx*4 + 0x100000]   ; far beyond DS's 64 KiB limit
+      lea cx, [bx + si + 0xfff0]    ; 16-bit addresses wrap
+      hlt`);
+    cpu.setReg(6, 4, 0x20, 0, 0);
+    expect(cpu.run(10)).toBe(STOP_HALT);
+    expect(cpu.lo(0) >>> 0).toBe(0x200000);
+    expect(cpu.lo(1) & 0xffff).toBe(0x0010);
+    const pm = protected32('lea eax, [ebp + 8]\nhlt', (c) => {
+      setSegment(c, SEG_SS, 0x18, 0x1000, 0, 0xff, DATA32 & ~ATTR_G);
+      setSegment(c, SEG_DS, 0, 0, 0, 0, 0); // null DS: unusable
+      c.setReg(5, 4, 0x5000, 0, 0);
+    });
+    expect(pm.run(10)).toBe(STOP_HALT);
+    expect(pm.lo(0)).toBe(0x5008);
+  });
 });

@@ -84,21 +84,18 @@ function movExtend(cpu: Cpu, e: CachedInsn): void {
 
 function lea(cpu: Cpu, e: CachedInsn): void {
   // The effective address without a segment base, cut to the operand size.
-  const seg = e.seg;
-  e.seg = -1;
-  const codeBits = cpu.codeBits;
   let lo: number;
-  let hi: number;
-  if (codeBits === 64) {
+  let hi = 0;
+  if (cpu.codeBits === 64) {
+    const seg = e.seg;
+    e.seg = -1;
     lo = cpu.ea(e);
     hi = cpu.eaHi;
+    e.seg = seg;
   } else {
-    // Outside 64-bit mode ea() adds the segment base: take it off again.
-    const base = cpu.segBaseLo(e.base === 4 || e.base === 5 ? 2 : 3);
-    lo = (cpu.ea(e) - base) | 0;
-    hi = 0;
+    // Outside 64-bit mode: the offset alone (no segment base, limit or usability check).
+    lo = cpu.eaOffset(e);
   }
-  e.seg = seg;
   cpu.setReg(e.reg, e.opsize, e.opsize === 2 ? lo & 0xffff : lo, hi, e.rex);
 }
 
