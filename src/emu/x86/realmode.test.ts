@@ -421,4 +421,29 @@ describe('real-address mode', () => {
     expect(ok.run(20)).toBe(STOP_HALT);
     expect(ok.lo(3) & 0xffff).toBe(0x1313);
   });
+
+  it('a 16-bit stack (SS.B = 0) moves SP alone: CALL/RET imm16, PUSH/POP, LEAVE keep ESP[31:16]', () => {
+    const cpu = bootSector(`
+      xor ax, ax
+      mov ss, ax
+      mov esp, 0xabcd7000     ; the upper half is not part of a 16-bit stack pointer
+      push word 0x1111
+      call func
+      pop ax
+      hlt
+    func:
+      push bp
+      mov bp, sp
+      sub sp, 0x20
+      mov word [bp-2], 0x2222
+      mov bx, [bp+4]          ; the argument, SS-relative through BP
+      leave
+      ret
+    `);
+    expect(cpu.run(50)).toBe(STOP_HALT);
+    expect(cpu.lo(3) & 0xffff).toBe(0x1111);
+    expect(cpu.lo(0) & 0xffff).toBe(0x1111);
+    expect(cpu.lo(4) >>> 0).toBe(0xabcd7000);
+    expect(word(cpu, 0x7000 - 8)).toBe(0x2222); // BP = 0x6FFA: [bp-2] = 0x6FF8
+  });
 });
