@@ -15,6 +15,7 @@
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { cpuid } from '../cpuid.ts';
+import { iretReal, iretToVm86 } from './iret-real.ts';
 import type { Binding } from '../exec.ts';
 import { AC, IF, IOPL, NT, RF, TF, VM, ID, ARITH, DF, FIXED_1, OF, ZF } from '../flags.ts';
 import {
@@ -22,15 +23,15 @@ import {
 } from '../mmu.ts';
 import { K, type Opcode } from '../opcode-table.ts';
 import {
-  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment,
+  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment,
   loadDataSegment, loadRealSegment, loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment,
   snapshotTransfer, updateCodeBits, checkIoPermission, checkVm86Iopl, isRealOrVm86,
 } from '../system.ts';
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
   MSR_KERNEL_GS_BASE, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_LSTAR, MSR_PAT, MSR_SFMASK, MSR_STAR,
-  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RFLAGS, RIP, SEGS, SEG_BASE,
-  SEG_LDTR_INDEX, SEG_LIMIT, SEG_STRIDE, SEG_TR_INDEX,
+  MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RIP, SEGS, SEG_BASE, SEG_LDTR_INDEX,
+  SEG_LIMIT, SEG_STRIDE, SEG_TR_INDEX,
 } from '../../state-layout.ts';
 
 const GP = 13;
@@ -86,9 +87,6 @@ function iret(cpu: Cpu, e: CachedInsn): void {
   }
 }
 
-/** EFLAGS bits a real-mode IRETD may change (SDM IRET: the pop AND 257FD5H; VM VIF VIP stay). */
-const IRET_REAL_WRITABLE = 0x257fd5;
-
 function iretInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   const old = cpu.getFlags();
@@ -135,45 +133,6 @@ function iretInner(cpu: Cpu, e: CachedInsn): void {
   }
   if (rpl > cpl) clearDataSegmentsForOuterLevel(cpu, rpl);
   setRip(cpu, ripLo, cpu.codeBits === 64 ? ripHi : 0);
-}
-
-/**
- * IRET in real-address mode, or in virtual-8086 mode with IOPL = 3 (#GP(0) below): pops
- * (E)IP, CS and (E)FLAGS; CS loads real-mode style. Virtual-8086 mode keeps IOPL (and VM).
- * A target beyond CS's limit is #GP(0) (jump()).
- */
-function iretReal(cpu: Cpu, size: number, old: number): void {
-  const vm86 = (old & VM) !== 0;
-  if (vm86) checkVm86Iopl(cpu);
-  const ip = cpu.pop(size);
-  const cs = cpu.pop(size) & 0xffff;
-  const flags = cpu.pop(size);
-  let writable = IRET_REAL_WRITABLE;
-  if (vm86) writable &= ~IOPL;
-  if (size === 2) writable &= 0xffff;
-  loadRealSegment(cpu, SEG_CS, cs);
-  cpu.setFlags((old & ~writable) | (flags & writable));
-  cpu.jump(ip, 0, size);
-  if ((flags & ~old & IF & writable) !== 0) cpu.i32[ATTENTION >> 2] = 1; // interrupts enabled
-}
-
-/**
- * IRETD at CPL 0 with VM set in the popped EFLAGS (SDM IRET, RETURN-TO-VIRTUAL-8086-MODE):
- * then ESP, SS, ES, DS, FS and GS are popped, every segment loads with virtual-8086 rules
- * (base = selector << 4, limit 0xFFFF, DPL 3) and the CPU continues at CPL 3, 16-bit.
- */
-function iretToVm86(cpu: Cpu, eip: number, cs: number, flags: number): void {
-  if ((eip >>> 0) > 0xffff) cpu.fault(GP, 0); // beyond the VM86 code segment's limit
-  const sp = cpu.pop(4);
-  const values = [cpu.pop(4), cpu.pop(4), cpu.pop(4), cpu.pop(4), cpu.pop(4)]; // SS ES DS FS GS
-  cpu.setFlags(flags | 0x2);
-  cpu.cpl = 3;
-  loadRealSegment(cpu, SEG_CS, cs);
-  const segs = [SEG_SS, SEG_ES, SEG_DS, SEG_FS, SEG_GS];
-  for (let k = 0; k < 5; k++) loadRealSegment(cpu, segs[k]!, values[k]! & 0xffff);
-  cpu.setReg(4, 4, sp, 0, 0);
-  setRip(cpu, eip, 0);
-  cpu.i32[ATTENTION >> 2] = 1; // a new mode, and maybe interrupts enabled
 }
 
 /** On a return to an outer level, data segments the new level may not use become null. */
