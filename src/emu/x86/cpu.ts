@@ -618,8 +618,13 @@ export class Cpu extends Mmu {
       this.eaHi = nHi;
       this.writeEA(size, lo, hi);
       this.set64(4, nLo, nHi);
-    } else if (this.stack16) {
-      // 16-bit stack (SS.B = 0): SP wraps at 64 KiB, the rest of ESP is kept.
+    } else this.pushLegacy(size, lo, hi, spLo);
+  }
+
+  /** push() outside 64-bit mode: SS-relative, ESP or (SS.B = 0) SP wrapping at 64 KiB. */
+  private pushLegacy(size: number, lo: number, hi: number, spLo: number): void {
+    if (this.stack16) {
+      // 16-bit stack: the rest of ESP is kept.
       const n = (spLo - size) & 0xffff;
       this.eaLo = this.linearAddress(SEG_SS, n, 0);
       this.eaHi = 0;
@@ -647,6 +652,11 @@ export class Cpu extends Mmu {
       this.set64(4, s | 0, s > 0xffffffff ? (spHi + 1) | 0 : spHi);
       return v;
     }
+    return this.popLegacy(size, spLo);
+  }
+
+  /** pop() outside 64-bit mode: SS-relative, ESP or (SS.B = 0) SP wrapping at 64 KiB. */
+  private popLegacy(size: number, spLo: number): number {
     if (this.stack16) {
       this.eaLo = this.linearAddress(SEG_SS, spLo & 0xffff, 0);
       this.eaHi = 0;
