@@ -9,8 +9,21 @@
  * Instruction semantics live in ./ops/*, one family per file, bound to table entries by
  * ./exec.ts. The JIT (later) calls the same handlers.
  *
- * Not supported yet: real mode and virtual-8086 mode, IDT delivery (faults stop the loop with
- * `stop`), segment limit checks.
+ * Segmentation outside 64-bit mode (Intel SDM Vol. 3A 5.3): every linear address goes through
+ * linearAddress(), which checks the offset against the segment's limit (expand-up, or
+ * expand-down with the B bit) and records how many bytes past it the segment still allows, so
+ * that readEA/writeEA check the access's last byte (#GP(0), #SS(0) for SS). The checks run only
+ * while `segChecks` is set: precomputed (system.ts updateSegmentState) whenever a segment
+ * register, CR0, EFLAGS.VM or the code size changes, false in 64-bit code and when every
+ * segment is 4 GiB expand-up (flat 32-bit code). Stacks are 16-bit (SP, wrapping at 64 KiB)
+ * when SS.B = 0 (`stack16`). Instruction fetch checks CS's limit; fetches from outside RAM
+ * (a ROM at the reset vector) go through the physical bus, decoded afresh each time.
+ *
+ * Not supported: limit checks on the later bytes of accesses that do not go through
+ * readEA/writeEA (string instructions, SIMD and x87 memory operands: only their first byte is
+ * checked, see checkEaRoom), writes to a read-only data segment or reads of an execute-only
+ * code segment (segment type checks on access), instruction links into MMIO-fetched code are
+ * not invalidated when the device's contents change (ROM is assumed constant).
  */
 import {
   BASE_RIP, DECODE_NEED_MORE, DECODE_OK, DECODE_TOO_LONG, Insn, SEG_DS, SEG_FS, SEG_GS, SEG_SS, decode,
@@ -21,7 +34,7 @@ import { VEC_DF, VEC_GP, VEC_SS, VEC_UD } from './exceptions.ts';
 import { ACCESS_EXEC, ACCESS_WRITE, CPU_FAULT, EFER_LMA, Mmu } from './mmu.ts';
 import {
   ATTENTION, CODE_BITS, CPL, DR, EFER, GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, RAM_OFFSET,
-  RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_STRIDE,
+  RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LIMIT, SEG_STRIDE,
 } from '../state-layout.ts';
 import { bindHandler, type Handler } from './exec.ts';
 
@@ -116,6 +129,7 @@ const I_LAZY_DST = 40;
 const I_LAZY_SRC = 42;
 const I_CODE_BITS = 123;
 const I_ATTENTION = 217;
+const I_CS_LIMIT = (SEGS + SEG_STRIDE + SEG_LIMIT) >> 2;
 if (I_GPR !== GPR >> 2 || I_RIP !== RIP >> 2 || I_RFLAGS !== RFLAGS >> 2 || I_LAZY_OP !== LAZY_OP >> 2 || I_LAZY_SIZE !== LAZY_SIZE >> 2 ||
   I_LAZY_AUX !== LAZY_AUX >> 2 || I_LAZY_RES !== LAZY_RES >> 2 || I_LAZY_DST !== LAZY_DST >> 2 ||
   I_LAZY_SRC !== LAZY_SRC >> 2 || I_CODE_BITS !== CODE_BITS >> 2 || I_ATTENTION !== ATTENTION >> 2) {
@@ -129,6 +143,18 @@ export class Cpu extends Mmu {
   /** Linear address computed by ea(). */
   eaLo = 0;
   eaHi = 0;
+  /**
+   * Outside 64-bit mode, some segment register is not flat (limit below 4 GiB, or expand-down):
+   * linearAddress() and the accesses after it check segment limits. Kept by system.ts
+   * (updateSegmentState); false in 64-bit code.
+   */
+  segChecks = false;
+  /** SS.B = 0: the stack pointer is SP (16 bits) outside 64-bit mode. Kept with segChecks. */
+  stack16 = false;
+  /** While segChecks: bytes the segment allows past the first byte of the last linearAddress(). */
+  eaRoom = 0;
+  /** While segChecks: the exception of a limit violation there (#SS for SS, else #GP). */
+  eaLimitVector = 13;
   private isHalted = false;
   /** HLT executed: the CPU waits for an interrupt (setting it raises the attention word). */
   get halted(): boolean {
@@ -473,6 +499,17 @@ export class Cpu extends Mmu {
   }
 
   /**
+   * The effective address (offset) of a memory operand outside 64-bit mode, without a segment:
+   * LEA, which accesses nothing (no limit or unusable-segment fault). 16-bit addresses wrap.
+   */
+  eaOffset(e: Insn): number {
+    let lo = e.disp;
+    if (e.base >= 0) lo = (lo + this.i32[I_GPR + 2 * e.base]!) | 0;
+    if (e.index >= 0) lo = (lo + (this.i32[I_GPR + 2 * e.index]! << e.scale)) | 0;
+    return e.adsize === 2 ? lo & 0xffff : lo;
+  }
+
+  /**
    * The linear address of offset (lo, hi) in segment `seg` (high half in this.hi): in 64-bit
    * mode only FS and GS have a base; elsewhere every segment does and addresses are 32 bits.
    */
@@ -489,11 +526,47 @@ export class Cpu extends Mmu {
     // A segment loaded with a null selector is unusable (attributes 0): #GP(0), #SS for SS.
     if ((this.i32[(SEGS + seg * SEG_STRIDE + SEG_ATTRS) >> 2]! & 0x80) === 0) this.fault(seg === SEG_SS ? VEC_SS : VEC_GP, 0);
     this.hi = 0;
+    if (this.segChecks) this.checkSegmentLimit(seg, lo);
     return (lo + this.segBaseLo(seg)) | 0;
+  }
+
+  /**
+   * The first byte at `offset` must lie inside segment `seg` (SDM Vol. 3A 5.3): at or below
+   * the limit when expanding up; above it, and at most 0xFFFF (B = 0) or 0xFFFFFFFF (B = 1),
+   * when expanding down. Records the room left after that byte for checkEaRoom(). A
+   * violation is #SS(0) for SS, #GP(0) for the others.
+   */
+  private checkSegmentLimit(seg: number, offset: number): void {
+    const at = (SEGS + seg * SEG_STRIDE) >> 2;
+    const limit = this.i32[at + (SEG_LIMIT >> 2)]! >>> 0;
+    const attrs = this.i32[at + (SEG_ATTRS >> 2)]!;
+    const off = offset >>> 0;
+    const vector = seg === SEG_SS ? VEC_SS : VEC_GP;
+    this.eaLimitVector = vector;
+    if ((attrs & 0x1c) === 0x14) {
+      // Expand-down data segment: valid offsets are limit+1 .. the upper bound.
+      const upper = (attrs & 0x4000) !== 0 ? 0xffffffff : 0xffff;
+      if (off <= limit || off > upper) this.fault(vector, 0);
+      this.eaRoom = upper - off;
+    } else {
+      if (off > limit) this.fault(vector, 0);
+      this.eaRoom = limit - off;
+    }
+  }
+
+  /**
+   * While segment checks are on: an access of `size` bytes at the last linearAddress() must
+   * end inside the segment (also a 16-bit segment's wrap at 0xFFFF: an access straddling the
+   * limit faults, as on the 386 and later). Called by readEA/writeEA; instructions that read
+   * more than one operand at that address call it with the whole size.
+   */
+  checkEaRoom(size: number): void {
+    if (this.segChecks && size - 1 > this.eaRoom) this.fault(this.eaLimitVector, 0);
   }
 
   /** Reads `size` bytes at eaLo/eaHi (8: high half in this.hi). */
   readEA(size: number): number {
+    if (this.segChecks) this.checkEaRoom(size);
     switch (size) {
       case 1: return this.read8(this.eaLo, this.eaHi);
       case 2: return this.read16(this.eaLo, this.eaHi);
@@ -503,6 +576,7 @@ export class Cpu extends Mmu {
   }
 
   writeEA(size: number, lo: number, hi: number): void {
+    if (this.segChecks) this.checkEaRoom(size);
     switch (size) {
       case 1: this.write8(this.eaLo, this.eaHi, lo); return;
       case 2: this.write16(this.eaLo, this.eaHi, lo); return;
@@ -531,6 +605,7 @@ export class Cpu extends Mmu {
 
   /** Checks that `size` bytes at eaLo/eaHi can be written (faults like the write would). */
   probeWriteEA(size: number): void {
+    if (this.segChecks) this.checkEaRoom(size); // segment limit faults come first
     if (this.alignCheck) this.checkAlignment(this.eaLo, size); // #AC before #PF
     const lastLo = (this.eaLo + size - 1) | 0;
     this.translate(this.eaLo, this.eaHi, ACCESS_WRITE);
@@ -559,10 +634,21 @@ export class Cpu extends Mmu {
       this.eaHi = nHi;
       this.writeEA(size, lo, hi);
       this.set64(4, nLo, nHi);
+    } else this.pushLegacy(size, lo, hi, spLo);
+  }
+
+  /** push() outside 64-bit mode: SS-relative, ESP or (SS.B = 0) SP wrapping at 64 KiB. */
+  private pushLegacy(size: number, lo: number, hi: number, spLo: number): void {
+    if (this.stack16) {
+      // 16-bit stack: the rest of ESP is kept.
+      const n = (spLo - size) & 0xffff;
+      this.eaLo = this.linearAddress(SEG_SS, n, 0);
+      this.eaHi = 0;
+      this.writeEA(size, lo, hi);
+      this.setReg(4, 2, n, 0, 0);
     } else {
-      // 32-bit stack (SS.B = 1) in this version; 16-bit stacks are not supported yet.
       const n = (spLo - size) | 0;
-      this.eaLo = (n + this.segBaseLo(SEG_SS)) | 0;
+      this.eaLo = this.segChecks ? this.linearAddress(SEG_SS, n, 0) : (n + this.segBaseLo(SEG_SS)) | 0;
       this.eaHi = 0;
       this.writeEA(size, lo, hi);
       this.setReg(4, 4, n, 0, 0);
@@ -582,11 +668,40 @@ export class Cpu extends Mmu {
       this.set64(4, s | 0, s > 0xffffffff ? (spHi + 1) | 0 : spHi);
       return v;
     }
-    this.eaLo = (spLo + this.segBaseLo(SEG_SS)) | 0;
+    return this.popLegacy(size, spLo);
+  }
+
+  /** pop() outside 64-bit mode: SS-relative, ESP or (SS.B = 0) SP wrapping at 64 KiB. */
+  private popLegacy(size: number, spLo: number): number {
+    if (this.stack16) {
+      this.eaLo = this.linearAddress(SEG_SS, spLo & 0xffff, 0);
+      this.eaHi = 0;
+      const v = this.readEA(size);
+      this.setReg(4, 2, (spLo + size) & 0xffff, 0, 0);
+      return v;
+    }
+    this.eaLo = this.segChecks ? this.linearAddress(SEG_SS, spLo, 0) : (spLo + this.segBaseLo(SEG_SS)) | 0;
     this.eaHi = 0;
     const v = this.readEA(size);
     this.setReg(4, 4, (spLo + size) | 0, 0, 0);
     return v;
+  }
+
+  /** Moves the stack pointer by `delta` bytes (RSP, ESP or SP by the mode and SS.B). */
+  adjustSp(delta: number): void {
+    const spLo = this.lo(4);
+    if (this.codeBits === 64) {
+      const s = (spLo >>> 0) + delta;
+      this.set64(4, s | 0, (this.hi64(4) + (s < 0 ? -1 : s > 0xffffffff ? 1 : 0)) | 0);
+    } else if (this.stack16) this.setReg(4, 2, (spLo + delta) & 0xffff, 0, 0);
+    else this.setReg(4, 4, (spLo + delta) | 0, 0, 0);
+  }
+
+  /** Sets the stack pointer (outside 64-bit mode: SP alone when SS.B = 0, else ESP). */
+  setSp(lo: number, hi: number): void {
+    if (this.codeBits === 64) this.set64(4, lo, hi);
+    else if (this.stack16) this.setReg(4, 2, lo & 0xffff, 0, 0);
+    else this.setReg(4, 4, lo, 0, 0);
   }
 
   /** Jumps to (lo, hi), truncated to the operand size outside 64-bit code. */
@@ -598,7 +713,13 @@ export class Cpu extends Mmu {
     } else {
       this.nextLo = size === 2 ? lo & 0xffff : lo;
       this.nextHi = 0;
+      if (this.segChecks) this.checkBranchTarget();
     }
+  }
+
+  /** Outside 64-bit mode a branch target beyond CS's limit faults at the branch (#GP(0)). */
+  private checkBranchTarget(): void {
+    if ((this.nextLo >>> 0) > (this.i32[I_CS_LIMIT]! >>> 0)) this.fault(13, 0);
   }
 
   /** Adds a signed displacement to the next RIP (relative branches). */
@@ -616,6 +737,8 @@ export class Cpu extends Mmu {
     let linLo = ripLo;
     let linHi = ripHi;
     if (this.codeBits !== 64) {
+      // CS limit (SDM Vol. 3A 5.3): the first byte here, the last one once the length is known.
+      if (this.segChecks && (ripLo >>> 0) > (this.i32[I_CS_LIMIT]! >>> 0)) this.fault(13, 0);
       linLo = (ripLo + this.segBaseLo(1)) | 0;
       linHi = 0;
     }
@@ -626,8 +749,11 @@ export class Cpu extends Mmu {
     const bits = this.codeBits;
     const cached = this.codePages[page] as (CachedInsn | undefined)[] | undefined;
     const hit = cached?.[off];
-    if (hit !== undefined && hit.mode === bits && (!hit.crossPage || this.secondPageValid(hit, linLo, linHi, off))) return hit;
-    if (phys >= this.ramSize) this.fault(13, 0); // executing from MMIO is not supported
+    if (hit !== undefined && hit.mode === bits && (!hit.crossPage || this.secondPageValid(hit, linLo, linHi, off))) {
+      if (this.segChecks) this.checkCodeLimit(ripLo, hit.length);
+      return hit;
+    }
+    if (phys >= this.ramSize) return this.fetchFromBus(ripLo, linLo, linHi, bits);
     // Decode from the page; on NEED_MORE fetch the next page through the MMU (which may fault).
     // Decoded straight into the new cache entry (decode() overwrites every field).
     const d = new CachedInsn();
@@ -663,6 +789,45 @@ export class Cpu extends Mmu {
     list[off] = e;
     this.hasCode[page] = 1;
     if (crossing) this.hasCode[e.page2] = 1; // a write to the second page must be seen too
+    if (this.segChecks) this.checkCodeLimit(ripLo, e.length);
+    return e;
+  }
+
+  /** The instruction at `ripLo` of `length` bytes must end inside CS (#GP(0) otherwise). */
+  private checkCodeLimit(ripLo: number, length: number): void {
+    if (this.codeBits !== 64 && (ripLo >>> 0) + length - 1 > (this.i32[I_CS_LIMIT]! >>> 0)) this.fault(13, 0);
+  }
+
+  /**
+   * Fetches an instruction from outside RAM (a ROM or other device on the physical bus, such
+   * as firmware at the reset vector FFFFFFF0): its bytes are read through the bus, one at a
+   * time through the MMU, and decoded afresh each time (never cached: a device's contents are
+   * not tracked). Unmapped addresses read as all ones (FF FF ...: #UD), as on a PC.
+   */
+  private fetchFromBus(ripLo: number, linLo: number, linHi: number, bits: 16 | 32 | 64): CachedInsn {
+    const buf = this.fetchBuf;
+    const e = new CachedInsn();
+    // The bytes up to the end of the page first; the next page only if the decoder needs it.
+    const first = Math.min(16, 4096 - (linLo & 0xfff));
+    for (let n = first, from = 0; ; n = 16) {
+      for (let i = from; i < n; i++) {
+        const s = (linLo >>> 0) + i;
+        const lo = bits === 64 ? s | 0 : (linLo + i) | 0;
+        const hi = bits === 64 && s > 0xffffffff ? (linHi + 1) | 0 : linHi;
+        buf[i] = this.physRead8(this.translate(lo, hi, ACCESS_EXEC));
+      }
+      decode(buf, 0, n, bits, e);
+      if (e.status !== DECODE_NEED_MORE || n === 16) break;
+      from = n;
+    }
+    if (e.status === DECODE_TOO_LONG) this.fault(13, 0);
+    if (e.status !== DECODE_OK) e.exec = raiseUD;
+    else {
+      const [handler, aux] = bindHandler(e);
+      e.exec = handler;
+      e.aux = aux;
+    }
+    if (this.segChecks) this.checkCodeLimit(ripLo, e.length);
     return e;
   }
 

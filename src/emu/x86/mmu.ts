@@ -15,7 +15,7 @@
  * of several pieces checks each piece at its own size, which gives the SDM's Table 6-7 rules
  * (a 48-bit far pointer: 4; an 80-bit x87 value: 8; SGDT's limit and base: 2 and 4/8).
  *
- * Not supported yet: segment limit checks, PCID, protection keys, SMEP/SMAP, 1 GiB pages above
+ * Not supported yet (segment limits are checked in cpu.ts, before translation): PCID, protection keys, SMEP/SMAP, 1 GiB pages above
  * the RAM size, RAM above 4 GiB.
  */
 import {

@@ -2,14 +2,19 @@
  * CPU start states (Intel SDM Vol. 3A, 10.1 "Initialization Overview"; Linux boot protocol,
  * Documentation/arch/x86/boot.rst "32-bit/64-bit boot protocol"):
  *
- * - reset(): the architectural power-on state (real mode at F000:FFF0). Real-mode execution is
- *   not supported yet, so this is a state to start from, not something to run.
+ * - reset(): the architectural power-on state (SDM Vol. 3A 9.1.1, Table 9-1): real mode at F000:FFF0 with CS.base FFFF0000, so the first fetch is at linear
+ *   FFFFFFF0 (firmware on the physical bus: the CPU fetches it through Cpu.bus), EDX = the
+ *   processor signature (CPUID.1:EAX), CR0 = 60000010H, 64 KiB segments.
+ *
+ * Not supported: the x87 power-up state (FCW 0040H; clear() leaves the x87 registers alone),
+ * the INIT-only differences (INIT keeps CR0.CD/NW, the MTRRs and the x87/SSE state).
  * - startProtectedMode(): flat 32-bit protected mode, paging off, interrupts off, with the boot
  *   protocol's __BOOT_CS (0x10) and __BOOT_DS (0x18): the 32-bit entry of a bzImage.
  * - startLongMode(): 64-bit mode with paging on (the caller built the page tables and the GDT
  *   in guest memory): the 64-bit entry of a bzImage.
  */
 import type { Cpu } from './cpu.ts';
+import { cpuid } from './cpuid.ts';
 import { CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME } from './mmu.ts';
 import { ATTR_DB, ATTR_G, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, setSegment } from './system.ts';
 import {
@@ -65,7 +70,9 @@ export function reset(cpu: Cpu): void {
   for (const seg of [SEG_DS, SEG_ES, SEG_SS, SEG_FS, SEG_GS]) setSegment(cpu, seg, 0, 0, 0, 0xffff, realData);
   cpu.cpl = 0;
   cpu.codeBits = 16;
-  cpu.setReg(2, 4, 0x600, 0, 0); // family 6
+  const signature = new Int32Array(4);
+  cpuid(1, 0, signature);
+  cpu.setReg(2, 4, signature[0]!, 0, 0); // EDX = processor signature (family, model, stepping)
   cpu.rip = 0xfff0n;
   cpu.flushTlb(true);
 }

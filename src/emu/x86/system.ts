@@ -2,28 +2,35 @@
  * System architecture: segment descriptors, exception and interrupt delivery through the IDT,
  * IRET, and mode changes (Intel SDM Vol. 3A, chapters 3, 5 and 6).
  *
- * Delivery works in protected mode (32-bit gates, TSS ring-0 stack) and IA-32e mode (64-bit
- * gates, RSP0 or IST stacks, 16-byte aligned frames). A fault during delivery becomes #DF; a
- * fault while delivering #DF is a triple fault, which stops the CPU (the machine resets).
+ * Delivery works in real mode (the IVT: 4-byte vectors at IDTR.base, FLAGS CS IP pushed; SDM
+ * Vol. 3A 20.1.4), protected mode (32- and 16-bit gates, TSS ring-0 stack; from virtual-8086
+ * mode with GS FS DS ES saved on the ring-0 stack and cleared, 20.3.1) and IA-32e mode
+ * (64-bit gates, RSP0 or IST stacks, 16-byte aligned frames). A fault during delivery becomes
+ * #DF; a fault while delivering #DF is a triple fault, which stops the CPU (the machine resets).
  * A handler in a conforming code segment (SDM Vol. 3A 6.12.1.1) runs at the current CPL on the
  * current stack (an IST stack still switches in IA-32e mode); a non-conforming one runs at its
  * DPL, switching stacks through the TSS when that is more privileged; a target DPL above the
  * CPL is #GP(selector). Error codes of faults raised while delivering a hardware interrupt,
  * an NMI or an exception carry the EXT bit (bit 0, SDM 6.13); those of INT n/INT3/INTO do not.
  *
- * Not supported yet: real mode and virtual-8086 mode, task gates and hardware task switches,
- * call gates, segment limit checks on ordinary accesses and on the TSS.
+ * Segment loads in real mode and virtual-8086 mode set base = selector << 4; real mode keeps
+ * the limit and attributes a protected-mode load left in the descriptor cache ("unreal
+ * mode"), virtual-8086 mode sets limit 0xFFFF and DPL 3. updateSegmentState() precomputes
+ * the CPU's segChecks and stack16 flags after every change of a segment register or mode.
+ *
+ * Not supported: task gates and hardware task switches, call gates, CR4.VME/PVI (virtual
+ * interrupt flags: VIF/VIP), interrupt redirection through the TSS bitmap in virtual-8086 mode.
  */
 import type { Cpu } from './cpu.ts';
 import { VEC_GP, VEC_NP, VEC_PF, VEC_SS, VEC_TS } from './exceptions.ts';
-import { IF, NT, RF, TF, VM } from './flags.ts';
-import { CPU_FAULT, EFER_LMA } from './mmu.ts';
+import { AC, IF, NT, RF, TF, VM } from './flags.ts';
+import { CPU_FAULT, CR0_PE, EFER_LMA } from './mmu.ts';
 import {
-  ATTENTION, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX, SEG_LIMIT,
-  SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
+  ATTENTION, CR0, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, RFLAGS, RIP, SEGS, SEG_ATTRS, SEG_BASE, SEG_LDTR_INDEX,
+  SEG_LIMIT, SEG_SELECTOR, SEG_STRIDE, SEG_TR_INDEX,
 } from '../state-layout.ts';
 
-import { SEG_CS, SEG_SS } from './decoder.ts';
+import { SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS } from './decoder.ts';
 // Segment register numbers are defined once, with the decoder (prefix 26/2E/36/3E/64/65).
 export { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS } from './decoder.ts';
 
@@ -72,7 +79,7 @@ export function setSegment(cpu: Cpu, seg: number, selector: number, baseLo: numb
     // Links hold across a new CS in 64-bit code (no base, same decoding; the privilege is
     // part of the epoch): system calls and interrupts keep them.
     if (before !== 64 || cpu.codeBits !== 64) cpu.dropLinks();
-  }
+  } else if (seg < 6) updateSegmentState(cpu);
 }
 
 /** Derives the code size from CS and EFER.LMA. */
@@ -81,6 +88,65 @@ export function updateCodeBits(cpu: Cpu): void {
   const lma = (cpu.i32[EFER >> 2]! & EFER_LMA) !== 0;
   cpu.codeBits = lma && (attrs & ATTR_L) ? 64 : attrs & ATTR_DB ? 32 : 16;
   cpu.limit4G = cpu.codeBits !== 64;
+  updateSegmentState(cpu);
+}
+
+/**
+ * Precomputes the CPU's segmentation flags: stack16 (SS.B = 0) and segChecks (outside 64-bit
+ * code, some usable segment register is not 4 GiB expand-up, so limits must be checked).
+ * Unusable (null) segments fault on use anyway and do not count.
+ */
+export function updateSegmentState(cpu: Cpu): void {
+  const i32 = cpu.i32;
+  cpu.stack16 = (i32[segField(SEG_SS, SEG_ATTRS)]! & ATTR_DB) === 0;
+  let checks = false;
+  if (cpu.codeBits !== 64) {
+    for (let seg = 0; seg < 6; seg++) {
+      const attrs = i32[segField(seg, SEG_ATTRS)]!;
+      if ((attrs & ATTR_P) === 0) continue;
+      if (i32[segField(seg, SEG_LIMIT)] !== -1 || (attrs & 0x1c) === 0x14) checks = true;
+    }
+  }
+  cpu.segChecks = checks;
+}
+
+/** Real-address mode (CR0.PE = 0) or virtual-8086 mode (EFLAGS.VM = 1): segments are selector << 4. */
+export function isRealOrVm86(cpu: Cpu): boolean {
+  return (cpu.i32[CR0 >> 2]! & CR0_PE) === 0 || (cpu.i32[RFLAGS >> 2]! & VM) !== 0;
+}
+
+/** Virtual-8086 mode: protected mode with EFLAGS.VM = 1. */
+export function isVm86(cpu: Cpu): boolean {
+  return (cpu.i32[RFLAGS >> 2]! & VM) !== 0 && (cpu.i32[CR0 >> 2]! & CR0_PE) !== 0;
+}
+
+/**
+ * IOPL-sensitive instructions (INT n, IRET, PUSHF, POPF; CLI/STI check CPL 3 > IOPL) in
+ * virtual-8086 mode without CR4.VME: #GP(0) unless IOPL = 3 (SDM Vol. 3A 20.2.7).
+ */
+export function checkVm86Iopl(cpu: Cpu): void {
+  const flags = cpu.i32[RFLAGS >> 2]!;
+  if ((flags & VM) !== 0 && (flags & IOPL_MASK) !== IOPL_MASK && isVm86(cpu)) cpu.fault(VEC_GP, 0);
+}
+const IOPL_MASK = 0x3000;
+
+/**
+ * A segment load in real-address or virtual-8086 mode (SDM Vol. 3A 20.1.1, 20.2.1): base =
+ * selector << 4, no descriptor. Real mode keeps the cached limit and the D/B, G and AVL bits
+ * (unreal mode: a limit loaded in protected mode survives), and marks the segment present,
+ * read/write (CS: execute/read) at DPL 0. Virtual-8086 mode sets limit 0xFFFF, DPL 3, 16-bit.
+ */
+export function loadRealSegment(cpu: Cpu, seg: number, selector: number): void {
+  const vm86 = (cpu.i32[RFLAGS >> 2]! & VM) !== 0;
+  const type = seg === SEG_CS ? 0xb : 0x3;
+  let attrs = ATTR_P | ATTR_S | type;
+  let limit = 0xffff;
+  if (vm86) attrs |= 3 << ATTR_DPL_SHIFT;
+  else {
+    attrs |= segAttrs(cpu, seg) & (ATTR_DB | ATTR_G | 0x1000);
+    limit = cpu.i32[segField(seg, SEG_LIMIT)]!;
+  }
+  setSegment(cpu, seg, selector, (selector & 0xffff) << 4, 0, limit, attrs);
 }
 
 /** Reads the 8-byte descriptor of a selector from the GDT or LDT; #GP(selector) if outside. */
@@ -147,6 +213,7 @@ function markAccessed(cpu: Cpu, hi: number, aLo: number, aHi: number): void {
  * protected or long mode, with the SDM's checks.
  */
 export function loadDataSegment(cpu: Cpu, seg: number, selector: number): void {
+  if (isRealOrVm86(cpu)) return loadRealSegment(cpu, seg, selector);
   const cpl = cpu.cpl;
   if ((selector & ~3) === 0) {
     // A null selector: allowed except for SS (outside 64-bit mode, or at CPL 3).
@@ -177,6 +244,7 @@ export function loadDataSegment(cpu: Cpu, seg: number, selector: number): void {
 
 /** Loads CS for a far JMP/CALL/RET/IRET to `selector` at privilege `newCpl` (no call gates). */
 export function loadCodeSegment(cpu: Cpu, selector: number, newCpl: number): void {
+  if (isRealOrVm86(cpu)) return loadRealSegment(cpu, SEG_CS, selector); // CPL stays (0, or 3 in VM86)
   if ((selector & ~3) === 0) cpu.fault(VEC_GP, 0);
   const [lo, hi, aLo, aHi] = readDescriptor(cpu, selector);
   const attrs = descriptorAttrs(hi);
@@ -228,6 +296,8 @@ export function loadSystemSegment(cpu: Cpu, which: number, selector: number): vo
 export function deliver(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
   try {
     if (cpu.longMode) deliverLong(cpu, vector, errorCode, software);
+    else if ((cpu.i32[CR0 >> 2]! & CR0_PE) === 0) deliverReal(cpu, vector);
+    else if (cpu.i32[RFLAGS >> 2]! & VM) deliverFromVm86(cpu, vector, errorCode, software);
     else deliverProtected(cpu, vector, errorCode, software);
   } catch (err) {
     // A fault while delivering an external interrupt, an NMI or an exception (not INT n, INT3,
@@ -237,6 +307,45 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number, software: b
     if (err === CPU_FAULT && !software && v >= VEC_TS && v <= VEC_GP && cpu.faultError >= 0) cpu.faultError |= ERROR_EXT;
     throw err;
   }
+}
+
+/** From virtual-8086 mode: all or nothing (a fault puts the VM86 state back for the next event). */
+function deliverFromVm86(cpu: Cpu, vector: number, errorCode: number, software: boolean): void {
+  const snap = snapshotTransfer(cpu);
+  const data = [SEG_ES, SEG_DS, SEG_FS, SEG_GS].map((seg) => cpu.i32.slice(segField(seg, 0), segField(seg, 0) + SEG_STRIDE / 4));
+  try {
+    deliverProtected(cpu, vector, errorCode, software);
+  } catch (err) {
+    [SEG_ES, SEG_DS, SEG_FS, SEG_GS].forEach((seg, k) => cpu.i32.set(data[k]!, segField(seg, 0)));
+    restoreTransfer(cpu, snap);
+    throw err;
+  }
+}
+
+/**
+ * Real-address mode interrupt (SDM Vol. 3A 20.1.4): the vector's 4-byte IVT entry (IP, then
+ * CS) must lie within IDTR.limit (#GP otherwise); FLAGS, CS and IP are pushed as words (no
+ * error code in real mode), IF, TF and AC cleared. A fault while pushing leaves SP unchanged.
+ */
+function deliverReal(cpu: Cpu, vector: number): void {
+  const i32 = cpu.i32;
+  if (vector * 4 + 3 > (i32[IDTR_LIMIT >> 2]! >>> 0)) cpu.fault(VEC_GP, 0);
+  const entry = cpu.read32((i32[IDTR_BASE >> 2]! + vector * 4) | 0, 0);
+  const flags = cpu.getFlags();
+  const spLo = cpu.lo(4);
+  const spHi = cpu.hi64(4);
+  try {
+    cpu.push(2, flags, 0);
+    cpu.push(2, segSelector(cpu, SEG_CS), 0);
+    cpu.push(2, i32[RIP >> 2]!, 0);
+  } catch (err) {
+    cpu.set64(4, spLo, spHi);
+    throw err;
+  }
+  cpu.setFlags(flags & ~(IF | TF | AC));
+  loadRealSegment(cpu, SEG_CS, entry >>> 16);
+  i32[RIP >> 2] = entry & 0xffff;
+  i32[(RIP >> 2) + 1] = 0;
 }
 
 function readIdtEntry(cpu: Cpu, vector: number, size: number): [number, number, number, number] {
@@ -326,12 +435,14 @@ function deliverLong(cpu: Cpu, vector: number, errorCode: number, software: bool
 }
 
 /**
- * I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 19.5): allowed when CPL <= IOPL; otherwise
+ * I/O permission for IN/OUT/INS/OUTS (SDM Vol. 1 19.5): allowed when CPL <= IOPL outside
+ * virtual-8086 mode; otherwise
  * every port of the access must be clear in the TSS I/O permission bitmap (its offset at TSS
  * 0x66, read as a supervisor, two bytes at a time, each within the TSS limit). #GP(0) if not.
  */
 export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
-  if (cpu.cpl <= (cpu.getFlags() & 0x3000) >> 12) return;
+  // Virtual-8086 mode always consults the bitmap, whatever IOPL (SDM Vol. 3A 20.2.8.1).
+  if (cpu.cpl <= (cpu.getFlags() & 0x3000) >> 12 && !(cpu.i32[RFLAGS >> 2]! & VM)) return;
   const i32 = cpu.i32;
   const type = i32[segField(SEG_TR_INDEX, SEG_ATTRS)]! & 0x1f;
   // Only a 32/64-bit TSS (available or busy) has a bitmap.
@@ -401,6 +512,17 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
   const push = (v: number) => frame.push(v);
   // A fault while switching stacks or pushing the frame leaves SS, ESP and CPL as they were.
   const snap = snapshotTransfer(cpu);
+  const fromVm86 = (flags & VM) !== 0;
+  if (fromVm86) {
+    // From virtual-8086 mode only to a non-conforming ring-0 handler (SDM Vol. 3A 20.3.1.1):
+    // the VM86 data segments go on the ring-0 stack first, then the usual inner-level frame.
+    if (newCpl !== 0) cpu.fault(VEC_GP, selector & ~3);
+    push(segSelector(cpu, SEG_GS));
+    push(segSelector(cpu, SEG_FS));
+    push(segSelector(cpu, SEG_DS));
+    push(segSelector(cpu, SEG_ES));
+    cpu.setFlags(flags & ~VM); // the ring-0 stack segment loads with protected-mode rules
+  }
   const codeBits = cpu.codeBits;
   try {
     if (newCpl < cpl) {
@@ -444,6 +566,7 @@ function deliverProtected(cpu: Cpu, vector: number, errorCode: number, software:
     restoreTransfer(cpu, snap);
     throw err;
   }
+  if (fromVm86) for (const seg of [SEG_GS, SEG_FS, SEG_DS, SEG_ES]) setSegment(cpu, seg, 0, 0, 0, 0, 0);
   setSegment(cpu, SEG_CS, (selector & ~3) | newCpl, descriptorBase(dlo, dhi), 0, descriptorLimit(dlo, dhi), attrs | 1);
   let newFlags = flags & ~(TF | NT | RF | VM);
   if ((type & 7) === 6) newFlags &= ~IF;

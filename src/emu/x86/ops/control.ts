@@ -1,7 +1,10 @@
 /**
  * Control flow and flag instructions: Jcc, JMP, CALL, RET (near), LOOP/LOOPcc, JrCXZ, SETcc,
  * CMOVcc, CLC/STC/CMC/CLD/STD/CLI/STI (with the STI interrupt shadow), LAHF/SAHF, HLT, UD2,
- * hint NOPs and ENDBR (Intel SDM Vol. 2). Far transfers and INT n are in ./system.ts.
+ * hint NOPs and ENDBR (Intel SDM Vol. 2). Far transfers and INT n are in ./system.ts. CLI/STI
+ * need CPL <= IOPL (in virtual-8086 mode: IOPL = 3), else #GP(0).
+ *
+ * Not supported: CR4.VME/PVI (CLI/STI acting on VIF).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
@@ -49,10 +52,7 @@ export function ret(cpu: Cpu, e: CachedInsn): void {
   }
   if (e.aux) {
     // RET imm16: release that many more bytes of stack.
-    const n = e.imm & 0xffff;
-    const s = (cpu.lo(4) >>> 0) + n;
-    if (cpu.codeBits === 64) cpu.set64(4, s | 0, s > 0xffffffff ? (cpu.hi64(4) + 1) | 0 : cpu.hi64(4));
-    else cpu.setReg(4, 4, s | 0, 0, 0);
+    cpu.adjustSp(e.imm & 0xffff);
   }
 }
 

@@ -401,33 +401,6 @@ function storeImm32(cpu: Cpu, e: CachedInsn): void {
   cpu.write32(lo, cpu.eaHi, e.imm);
 }
 
-function load64(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.read64(cpu.ea(e), cpu.eaHi);
-  const i32 = cpu.i32;
-  const d = dstOf(e.aux);
-  i32[d] = lo;
-  i32[d + 1] = cpu.hi;
-}
-
-function load32(cpu: Cpu, e: CachedInsn): void {
-  const v = cpu.read32(cpu.ea(e), cpu.eaHi);
-  const i32 = cpu.i32;
-  const d = dstOf(e.aux);
-  i32[d] = v;
-  i32[d + 1] = 0;
-}
-
-function store64(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.ea(e);
-  const s = srcOf(e.aux);
-  cpu.write64(lo, cpu.eaHi, cpu.i32[s]!, cpu.i32[s + 1]!);
-}
-
-function store32(cpu: Cpu, e: CachedInsn): void {
-  const lo = cpu.ea(e);
-  cpu.write32(lo, cpu.eaHi, cpu.i32[srcOf(e.aux)]!);
-}
-
 /** PUSH r64 in 64-bit code (RSP changes only once the write succeeded). */
 function push64(cpu: Cpu, e: CachedInsn): void {
   const i32 = cpu.i32;
@@ -561,11 +534,11 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
       case 0: // E <- G
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.rm, e.reg)];
         if (mem64(e)) return [size === 8 ? store64B : store32B, regs(0, e.reg) | ssRelative(e)];
-        return [size === 8 ? store64 : store32, regs(0, e.reg)];
+        return undefined; // outside 64-bit code: segment limits and bases (readEA/writeEA)
       case 1: // G <- E
         if (reg) return [size === 8 ? movRR64 : movRR32, regs(e.reg, e.rm)];
         if (mem64(e)) return [size === 8 ? load64B : load32B, regs(e.reg, 0) | ssRelative(e)];
-        return [size === 8 ? load64 : load32, regs(e.reg, 0)];
+        return undefined;
       case 2: // B8+r
         return [size === 8 ? movRI64 : movRI32, regs((e.opcode & 7) | ((e.rex & 1) << 3), 0)];
       default: // C7 /0

@@ -1,13 +1,18 @@
 /**
  * Data movement: MOV (register, memory, immediate, moffs), MOVZX, MOVSX, MOVSXD, LEA, XCHG,
  * BSWAP, CBW/CWDE/CDQE, CWD/CDQ/CQO, and the stack: PUSH, POP, PUSHF, POPF, LEAVE
- * (Intel SDM Vol. 2). None of them changes the arithmetic flags except POPF.
+ * (Intel SDM Vol. 2). None of them changes the arithmetic flags except POPF. Stack accesses use
+ * SP when SS.B = 0 (cpu.ts push/pop/setSp); PUSHF/POPF raise #GP(0) in virtual-8086 mode with
+ * IOPL < 3.
+ *
+ * Not supported: CR4.VME (virtual interrupt flag handling of PUSHF/POPF in virtual-8086 mode).
  */
 import { signExtend, type CachedInsn, type Cpu } from '../cpu.ts';
 import type { Binding } from '../exec.ts';
 import { AC, ARITH, DF, ID, IF, IOPL, NT, OF, TF } from '../flags.ts';
 import { K, SZ, type Opcode } from '../opcode-table.ts';
 import { ATTENTION } from '../../state-layout.ts';
+import { checkVm86Iopl } from '../system.ts';
 
 function size(e: CachedInsn, byte: number): number {
   return byte ? 1 : e.opsize;
@@ -79,21 +84,18 @@ export function movExtend(cpu: Cpu, e: CachedInsn): void {
 
 export function lea(cpu: Cpu, e: CachedInsn): void {
   // The effective address without a segment base, cut to the operand size.
-  const seg = e.seg;
-  e.seg = -1;
-  const codeBits = cpu.codeBits;
   let lo: number;
-  let hi: number;
-  if (codeBits === 64) {
+  let hi = 0;
+  if (cpu.codeBits === 64) {
+    const seg = e.seg;
+    e.seg = -1;
     lo = cpu.ea(e);
     hi = cpu.eaHi;
+    e.seg = seg;
   } else {
-    // Outside 64-bit mode ea() adds the segment base: take it off again.
-    const base = cpu.segBaseLo(e.base === 4 || e.base === 5 ? 2 : 3);
-    lo = (cpu.ea(e) - base) | 0;
-    hi = 0;
+    // Outside 64-bit mode: the offset alone (no segment base, limit or usability check).
+    lo = cpu.eaOffset(e);
   }
-  e.seg = seg;
   cpu.setReg(e.reg, e.opsize, e.opsize === 2 ? lo & 0xffff : lo, hi, e.rex);
 }
 
@@ -199,11 +201,13 @@ export function pop(cpu: Cpu, e: CachedInsn): void {
 }
 
 function pushf(cpu: Cpu, e: CachedInsn): void {
+  checkVm86Iopl(cpu);
   // VM and RF are cleared in the pushed image.
   cpu.push(e.opsize, cpu.getFlags() & ~0x30000, 0);
 }
 
 function popf(cpu: Cpu, e: CachedInsn): void {
+  checkVm86Iopl(cpu);
   const v = cpu.pop(e.opsize);
   const old = cpu.getFlags();
   // What POPF may change depends on the privilege level (SDM POPF table).
@@ -220,8 +224,7 @@ function leave(cpu: Cpu, e: CachedInsn): void {
   // RSP <- RBP, then pop RBP; a fault leaves RSP as it was.
   const spLo = cpu.lo(4);
   const spHi = cpu.hi64(4);
-  if (cpu.codeBits === 64) cpu.set64(4, cpu.lo(5), cpu.hi64(5));
-  else cpu.setReg(4, 4, cpu.lo(5), 0, 0);
+  cpu.setSp(cpu.lo(5), cpu.hi64(5)); // SP <- BP with a 16-bit stack
   try {
     const lo = cpu.pop(e.opsize);
     cpu.setReg(5, e.opsize, lo, cpu.hi, 0);

@@ -4,11 +4,18 @@
  * VERR VERW), control and debug registers, MSRs, CPUID, RDTSC/RDTSCP, SYSCALL/SYSRET,
  * SYSENTER/SYSEXIT, SWAPGS, IN/OUT, CLTS, INVLPG, WBINVD/INVD, LMSW/SMSW, CLFLUSH.
  *
- * Not supported yet: call gates and task switches, the TSS I/O permission bitmap (I/O at
- * CPL > IOPL consults the TSS I/O permission bitmap), INS/OUTS, MONITOR/MWAIT.
+ * Real-address and virtual-8086 mode (SDM Vol. 3A ch. 20): INT n, IRET, far JMP/CALL/RET and
+ * segment loads with real-mode semantics (system.ts loadRealSegment); IRET from CPL 0 with
+ * EFLAGS.VM set enters virtual-8086 mode (pops ES DS FS GS too); in virtual-8086 mode INT n,
+ * IRET, PUSHF/POPF (move.ts) and CLI/STI (control.ts) raise #GP(0) when IOPL < 3; LLDT LTR
+ * SLDT STR LAR LSL VERR VERW SYSCALL SYSRET raise #UD in both modes.
+ *
+ * Not supported: call gates and task switches (IRET with NT, task gates), MONITOR/MWAIT,
+ * CR4.VME/PVI virtual interrupts (VIF/VIP).
  */
 import type { CachedInsn, Cpu } from '../cpu.ts';
 import { cpuid } from '../cpuid.ts';
+import { iretReal, iretToVm86 } from './iret-real.ts';
 import type { Binding } from '../exec.ts';
 import { AC, IF, IOPL, NT, RF, TF, VM, ID, ARITH, DF, FIXED_1, OF, ZF } from '../flags.ts';
 import {
@@ -16,14 +23,15 @@ import {
 } from '../mmu.ts';
 import { K, type Opcode } from '../opcode-table.ts';
 import {
-  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment, loadDataSegment,
-  loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment, snapshotTransfer, updateCodeBits, checkIoPermission,
+  ATTR_DB, ATTR_DPL_SHIFT, ATTR_L, ATTR_P, ATTR_S, SEG_CS, SEG_FS, SEG_GS, SEG_SS, loadCodeSegment,
+  loadDataSegment, loadRealSegment, loadSystemSegment, restoreTransfer, segAttrs, segSelector, setSegment,
+  snapshotTransfer, updateCodeBits, checkIoPermission, checkVm86Iopl, isRealOrVm86,
 } from '../system.ts';
 import {
   ATTENTION, CR0, CR2, CR3, CR4, CR8, DR, EFER, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT, MSR_APIC_BASE, MSR_CSTAR,
   MSR_KERNEL_GS_BASE, MSR_KVM_SYSTEM_TIME, MSR_KVM_WALL_CLOCK, MSR_LSTAR, MSR_PAT, MSR_SFMASK, MSR_STAR,
   MSR_SYSENTER_CS, MSR_SYSENTER_EIP, MSR_SYSENTER_ESP, MSR_TSC_AUX, MSR_TSC_OFFSET, RIP, SEGS, SEG_BASE, SEG_LDTR_INDEX,
-  SEG_STRIDE, SEG_TR_INDEX,
+  SEG_LIMIT, SEG_STRIDE, SEG_TR_INDEX,
 } from '../../state-layout.ts';
 
 const GP = 13;
@@ -31,6 +39,11 @@ const UD = 6;
 
 function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) cpu.fault(GP, 0);
+}
+
+/** Instructions not recognised in real-address and virtual-8086 mode raise #UD there. */
+function requireProtectedMode(cpu: Cpu): void {
+  if (isRealOrVm86(cpu)) cpu.fault(UD);
 }
 
 function setRip(cpu: Cpu, lo: number, hi: number): void {
@@ -41,6 +54,7 @@ function setRip(cpu: Cpu, lo: number, hi: number): void {
 // ---- software interrupts and IRET -----------------------------------------------------------
 
 function intN(cpu: Cpu, e: CachedInsn): void {
+  if (e.aux === 0) checkVm86Iopl(cpu); // INT n (not INT3/INTO) is IOPL-sensitive in VM86: a fault here
   // The return address is the next instruction; delivery happens here, not as a fault.
   cpu.softwareIntLo = cpu.i32[RIP >> 2]!;
   cpu.softwareIntHi = cpu.i32[(RIP >> 2) + 1]!;
@@ -76,6 +90,7 @@ function iret(cpu: Cpu, e: CachedInsn): void {
 function iretInner(cpu: Cpu, e: CachedInsn): void {
   const size = e.opsize;
   const old = cpu.getFlags();
+  if (isRealOrVm86(cpu)) return iretReal(cpu, size, old);
   if (!cpu.longMode && (old & NT)) cpu.fault(GP, 0); // task return: not supported
   const spLo = cpu.lo(4);
   const spHi = cpu.hi64(4);
@@ -83,6 +98,7 @@ function iretInner(cpu: Cpu, e: CachedInsn): void {
   const ripHi = size === 8 ? cpu.hi : 0;
   const cs = cpu.pop(size) & 0xffff;
   const flags = cpu.pop(size);
+  if (!cpu.longMode && size === 4 && (flags & VM) && cpu.cpl === 0) return iretToVm86(cpu, ripLo, cs, flags);
   const rpl = cs & 3;
   const cpl = cpu.cpl;
   if (rpl < cpl) {
@@ -153,6 +169,7 @@ function farTransferInner(cpu: Cpu, e: CachedInsn): void {
   let selector: number;
   if (e.aux & 2) {
     cpu.ea(e);
+    cpu.checkEaRoom(size + 2); // offset and selector
     const aLo = cpu.eaLo;
     const aHi = cpu.eaHi;
     offLo = cpu.readEA(size === 8 ? 8 : size);
@@ -168,6 +185,8 @@ function farTransferInner(cpu: Cpu, e: CachedInsn): void {
   const retHi = cpu.nextHi;
   const oldBits = cpu.codeBits;
   loadCodeSegment(cpu, selector, cpu.cpl);
+  // Outside 64-bit code the target must lie within the new CS (#GP(0), nothing pushed).
+  if (cpu.segChecks && (offLo >>> 0) > (cpu.i32[(SEGS + SEG_CS * SEG_STRIDE + SEG_LIMIT) >> 2]! >>> 0)) cpu.fault(GP, 0);
   if (e.aux & 1) {
     const bits = cpu.codeBits;
     cpu.codeBits = oldBits; // push with the old stack size
@@ -197,12 +216,19 @@ function retfInner(cpu: Cpu, e: CachedInsn): void {
   const ripLo = cpu.pop(size);
   const ripHi = size === 8 ? cpu.hi : 0;
   const cs = cpu.pop(size) & 0xffff;
+  if (isRealOrVm86(cpu)) {
+    // Real-address and virtual-8086 mode: no privilege levels, no stack switch.
+    loadRealSegment(cpu, SEG_CS, cs);
+    cpu.jump(ripLo, 0, size);
+    if (e.aux) cpu.adjustSp(e.imm & 0xffff);
+    return;
+  }
   const rpl = cs & 3;
   if (rpl < cpu.cpl) cpu.fault(GP, cs & ~3);
   const imm = e.aux ? e.imm & 0xffff : 0;
   const outer = rpl > cpu.cpl;
   loadCodeSegment(cpu, cs, rpl);
-  if (imm) cpu.set64(4, (cpu.lo(4) + imm) | 0, cpu.hi64(4));
+  if (imm) cpu.adjustSp(imm);
   if (outer) {
     const spLo = cpu.pop(size);
     const spHi = size === 8 ? cpu.hi : 0;
@@ -254,6 +280,7 @@ function popSreg(cpu: Cpu, e: CachedInsn): void {
 /** LDS LES LSS LFS LGS: load offset and selector from memory. */
 function loadFarPointer(cpu: Cpu, e: CachedInsn): void {
   cpu.ea(e);
+  cpu.checkEaRoom(e.opsize + 2); // offset and selector
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const off = cpu.readEA(e.opsize);
@@ -268,6 +295,7 @@ function loadFarPointer(cpu: Cpu, e: CachedInsn): void {
 function lgdtLidt(cpu: Cpu, e: CachedInsn): void {
   requireCpl0(cpu);
   cpu.ea(e);
+  cpu.checkEaRoom(cpu.codeBits === 64 ? 10 : 6);
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const limit = cpu.read16(aLo, aHi);
@@ -283,6 +311,7 @@ function lgdtLidt(cpu: Cpu, e: CachedInsn): void {
 
 function sgdtSidt(cpu: Cpu, e: CachedInsn): void {
   cpu.ea(e);
+  cpu.checkEaRoom(cpu.codeBits === 64 ? 10 : 6);
   const aLo = cpu.eaLo;
   const aHi = cpu.eaHi;
   const isIdt = e.aux === 1;
@@ -293,6 +322,7 @@ function sgdtSidt(cpu: Cpu, e: CachedInsn): void {
 
 /** SLDT (aux 0), STR (1), LLDT (2), LTR (3). */
 function group6(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   const which = e.aux & 1 ? SEG_TR_INDEX : SEG_LDTR_INDEX;
   if (e.aux < 2) {
     const v = segSelector(cpu, which);
@@ -309,6 +339,7 @@ function group6(cpu: Cpu, e: CachedInsn): void {
 
 /** LAR (aux 0), LSL (1), VERR (2), VERW (3): set ZF if the selector passes the checks. */
 function descriptorQuery(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   const selector = cpu.readE(e, 2) & 0xffff;
   const f = cpu.getFlags() & ~ZF;
   const result = probeDescriptor(cpu, selector, e.aux);
@@ -562,6 +593,7 @@ const FLAT_CODE32 = ATTR_P | ATTR_S | 0xb | ATTR_DB | 0x8000;
 const FLAT_DATA = ATTR_P | ATTR_S | 0x3 | ATTR_DB | 0x8000;
 
 function syscall(cpu: Cpu): void {
+  requireProtectedMode(cpu);
   if (!(cpu.i32[EFER >> 2]! & EFER_SCE)) cpu.fault(UD);
   const i32 = cpu.i32;
   const star = i32[(MSR_STAR >> 2) + 1]!;
@@ -578,6 +610,7 @@ function syscall(cpu: Cpu): void {
 }
 
 function sysret(cpu: Cpu, e: CachedInsn): void {
+  requireProtectedMode(cpu);
   if (!(cpu.i32[EFER >> 2]! & EFER_SCE)) cpu.fault(UD);
   requireCpl0(cpu);
   const star = cpu.i32[(MSR_STAR >> 2) + 1]! >>> 16;
