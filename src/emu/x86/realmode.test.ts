@@ -383,8 +383,8 @@ describe('real-address mode', () => {
     expect(segBase(cpu, SEG_CS)).toBe(0x7c00);
   });
 
-  it('instructions not recognised in real mode raise #UD (LLDT, LAR, VERR, SLDT, SYSCALL)', () => {
-    for (const insn of ['lldt ax', 'lar ax, bx', 'verr ax', 'sldt ax', 'syscall']) {
+  it('instructions not recognised in real mode raise #UD (LLDT, LAR, VERR, SLDT, SYSCALL, ARPL)', () => {
+    for (const insn of ['lldt ax', 'lar ax, bx', 'verr ax', 'sldt ax', 'syscall', 'arpl ax, bx']) {
       const cpu = bootSector(`${insn}\nhlt`);
       cpu.stopOnFault = true;
       expect(cpu.run(10), insn).toBe(STOP_FAULT);
@@ -445,5 +445,24 @@ describe('real-address mode', () => {
     expect(cpu.lo(0) & 0xffff).toBe(0x1111);
     expect(cpu.lo(4) >>> 0).toBe(0xabcd7000);
     expect(word(cpu, 0x7000 - 8)).toBe(0x2222); // BP = 0x6FFA: [bp-2] = 0x6FF8
+  });
+
+  it('ENTER on a 16-bit stack: SP alone moves, nested frame pointers are read through SS', () => {
+    const cpu = bootSector(`
+      mov ax, 0x1000
+      mov ss, ax              ; SS base 0x10000: the display must be read SS-relative
+      mov esp, 0xabcd2000
+      mov bp, 0x2100
+      mov word [ss:0x20fe], 0x4444 ; the caller's display: one saved frame pointer below BP
+      enter 0x10, 2
+      hlt
+    `);
+    expect(cpu.run(50)).toBe(STOP_HALT);
+    // Pushed: old BP (0x2100) at 0x1ffe, the display entry (0x4444) at 0x1ffc, the frame (0x1ffe) at 0x1ffa.
+    expect(word(cpu, 0x10000 + 0x1ffe)).toBe(0x2100);
+    expect(word(cpu, 0x10000 + 0x1ffc)).toBe(0x4444);
+    expect(word(cpu, 0x10000 + 0x1ffa)).toBe(0x1ffe);
+    expect(cpu.lo(5) & 0xffff).toBe(0x1ffe);
+    expect(cpu.lo(4) >>> 0).toBe(0xabcd1fea); // SP = 0x1ffa - 0x10, ESP[31:16] kept
   });
 });

@@ -13,8 +13,9 @@ import { AF, ARITH, CF, DF, IOPL, PARITY, SF, ZF } from '../flags.ts';
 import { PREFIX_REP, PREFIX_REPNE } from '../decoder.ts';
 import type { Opcode } from '../opcode-table.ts';
 import { CR0, RIP } from '../../state-layout.ts';
-import { SEG_ES, SEG_SS, checkIoPermission } from '../system.ts';
+import { SEG_ES, SEG_SS, checkIoPermission, isRealOrVm86 } from '../system.ts';
 import { ACCESS_WRITE } from '../mmu.ts';
+import { VEC_UD } from '../exceptions.ts';
 
 /** ENTER imm16, imm8: make a stack frame with `level` nesting levels. */
 function enter(cpu: Cpu, e: CachedInsn): void {
@@ -37,7 +38,13 @@ function enter(cpu: Cpu, e: CachedInsn): void {
         const s = (ptrLo >>> 0) - size;
         ptrHi = s < 0 ? (ptrHi - 1) | 0 : ptrHi;
         ptrLo = s | 0;
-        const v = cpu.codeBits === 64 ? (size === 8 ? cpu.read64(ptrLo, ptrHi) : cpu.read16(ptrLo, ptrHi)) : size === 4 ? cpu.read32(ptrLo, 0) : cpu.read16(ptrLo, 0);
+        let v: number;
+        if (cpu.codeBits === 64) v = size === 8 ? cpu.read64(ptrLo, ptrHi) : cpu.read16(ptrLo, ptrHi);
+        else {
+          // SS-relative, with a 16-bit frame pointer (BP) on a 16-bit stack.
+          const at = cpu.linearAddress(SEG_SS, cpu.stack16 ? ptrLo & 0xffff : ptrLo, 0);
+          v = size === 4 ? cpu.read32(at, 0) : cpu.read16(at, 0);
+        }
         cpu.push(size, v, size === 8 ? cpu.hi : 0);
       }
       cpu.push(size, frameLo, frameHi);
@@ -49,11 +56,10 @@ function enter(cpu: Cpu, e: CachedInsn): void {
     if (frameSize !== 0) {
       cpu.nonCanonicalVector = 12;
       if (cpu.codeBits === 64) cpu.translate(s | 0, newHi, ACCESS_WRITE);
-      else cpu.translate(cpu.linearAddress(SEG_SS, s | 0, 0), 0, ACCESS_WRITE);
+      else cpu.translate(cpu.linearAddress(SEG_SS, cpu.stack16 ? s & 0xffff : s | 0, 0), 0, ACCESS_WRITE);
     }
     cpu.setReg(5, size, frameLo, frameHi, 0);
-    if (cpu.codeBits === 64) cpu.set64(4, s | 0, newHi);
-    else cpu.setReg(4, 4, s | 0, 0, 0);
+    cpu.setSp(s | 0, newHi);
   } catch (err) {
     cpu.set64(4, spLo, spHi);
     cpu.set64(5, bpLo, bpHi);
@@ -172,6 +178,7 @@ function aamAad(cpu: Cpu, e: CachedInsn): void {
 
 /** ARPL Ew, Gw: raise the RPL of a selector to that of another. */
 function arpl(cpu: Cpu, e: CachedInsn): void {
+  if (isRealOrVm86(cpu)) cpu.fault(VEC_UD); // a protected-mode instruction
   const dst = cpu.readEWrite(e, 2);
   const src = cpu.getReg(e.reg, 2, 0);
   const f = cpu.getFlags() & ~ZF;
