@@ -19,9 +19,9 @@
  * when SS.B = 0 (`stack16`). Instruction fetch checks CS's limit; fetches from outside RAM
  * (a ROM at the reset vector) go through the physical bus, decoded afresh each time.
  *
- * Not supported: limit checks on the later bytes of accesses that do not go through
- * readEA/writeEA (string instructions, SIMD and x87 memory operands: only their first byte is
- * checked, see checkEaRoom), writes to a read-only data segment or reads of an execute-only
+ * Not supported: limit checks on the later bytes of x87 memory operands and of the SIMD
+ * operands that do not go through loadMem/storeMem (only their first byte is checked, see
+ * checkEaRoom; string instructions check every element), writes to a read-only data segment or reads of an execute-only
  * code segment (segment type checks on access), instruction links into MMIO-fetched code are
  * not invalidated when the device's contents change (ROM is assumed constant).
  */

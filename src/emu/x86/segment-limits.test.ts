@@ -102,6 +102,32 @@ describe('segment limits', () => {
     expect(cpu.lo(0) >>> 0).toBe(0xdeadbeef);
   });
 
+  it('string instructions check every element: REP MOVSD stops at the DS limit with the elements before it copied', () => {
+    const cpu = protected32(`
+      mov esi, 0x7f0
+      mov edi, 0x2000
+      mov ecx, 8              ; elements at 7F0, 7F4, 7F8, 7FC inside, 800 beyond the limit
+      cld
+      rep movsd
+      hlt`, (c) => setSegment(c, SEG_DS, 0x18, 0x100000, 0, 0x7ff, DATA32 & ~ATTR_G));
+    for (let i = 0; i < 8; i++) cpu.dv.setUint32(RAM_OFFSET + 0x1007f0 + 4 * i, 0x1000 + i, true);
+    expect(fault(cpu)).toEqual([VEC_GP, 0, CODE + 16]);
+    expect(cpu.lo(1)).toBe(4); // four elements done, the fault at the fifth
+    expect(cpu.lo(6) >>> 0).toBe(0x800);
+    expect([0, 1, 2, 3, 4].map((i) => cpu.dv.getUint32(RAM_OFFSET + 0x2000 + 4 * i, true))).toEqual([0x1000, 0x1001, 0x1002, 0x1003, 0]);
+  });
+
+  it('real mode: LODSW at SI = FFFF straddles the 64 KiB limit: #GP(0)', () => {
+    const cpu = real(`
+      mov si, 0xfffe
+      lodsw                   ; FFFE..FFFF: inside
+      lodsw                   ; SI = 0000 after the wrap of SI: inside again
+      mov si, 0xffff
+      lodsw
+      hlt`);
+    expect(fault(cpu)).toEqual([VEC_GP, 0, CODE + 8]);
+  });
+
   it('expand-down data segment (B = 1): offsets above the limit only', () => {
     const cpu = protected32(`
       mov eax, [es:0x1000]    ; the lowest valid offset

@@ -125,6 +125,7 @@ function plus8Hi(lo: number, hi: number): number {
  */
 export function loadMem(cpu: Cpu, e: CachedInsn, bytes: number, aligned: boolean): number {
   const lo = cpu.ea(e);
+  if (cpu.segChecks) cpu.checkEaRoom(bytes); // the whole operand inside the segment
   const hi = cpu.eaHi;
   if (aligned && (lo & 15) !== 0) cpu.fault(VEC_GP, 0);
   const i32 = cpu.i32;
@@ -190,6 +191,7 @@ export function mmRm(cpu: Cpu, e: CachedInsn): number {
  */
 export function storeMem(cpu: Cpu, e: CachedInsn, from: number, bytes: number, aligned: boolean): void {
   const lo = cpu.ea(e);
+  if (cpu.segChecks) cpu.checkEaRoom(bytes); // the whole operand inside the segment
   const hi = cpu.eaHi;
   if (aligned && (lo & 15) !== 0) cpu.fault(VEC_GP, 0);
   const i32 = cpu.i32;

@@ -48,13 +48,17 @@ const ANY_REP = PREFIX_REP | PREFIX_REPNE;
 /** High half of the last linear() result. */
 let linHi = 0;
 
-/** Linear address of the string pointer in register `r` (rSI or rDI) through segment `seg`. */
-function linear(cpu: Cpu, r: number, ad: number, seg: number): number {
+/**
+ * Linear address of the string pointer in register `r` (rSI or rDI) through segment `seg`,
+ * for an element of `k` bytes (with segment checks on, the whole element must be inside).
+ */
+function linear(cpu: Cpu, r: number, ad: number, seg: number, k: number): number {
   let lo = cpu.lo(r);
   let hi = 0;
   if (ad === 8) hi = cpu.hi64(r);
   else if (ad === 2) lo &= 0xffff;
   lo = cpu.linearAddress(seg, lo, hi);
+  if (cpu.segChecks) cpu.checkEaRoom(k);
   hi = cpu.hi;
   linHi = hi;
   return lo;
@@ -246,8 +250,12 @@ function fillElements(cpu: Cpu, at: number, bytes: number, k: number, lo: number
  * by element through the checking accessors, so the first element faults before anything
  * changes. All elements of a chunk share the first one's alignment (they are k bytes apart).
  */
-function misaligned(cpu: Cpu, lo: number, k: number): boolean {
-  return cpu.alignCheck && (lo & (k - 1)) !== 0;
+/**
+ * The bulk paths are off: a misaligned element while alignment checking is on (#AC), or
+ * non-flat segments (each element's limit is checked by linear()).
+ */
+function noBulk(cpu: Cpu, lo: number, k: number): boolean {
+  return (cpu.alignCheck && (lo & (k - 1)) !== 0) || cpu.segChecks;
 }
 
 function elementSize(e: CachedInsn): number {
@@ -271,11 +279,11 @@ function movs(cpu: Cpu, e: CachedInsn): void {
     repMovs(cpu, ad, k, sourceSeg(e), backward(cpu));
     return;
   }
-  const sLo = linear(cpu, RSI, ad, sourceSeg(e));
+  const sLo = linear(cpu, RSI, ad, sourceSeg(e), k);
   const sHi = linHi;
   const vLo = read(cpu, k, sLo, sHi);
   const vHi = cpu.hi;
-  const dLo = linear(cpu, RDI, ad, SEG_ES);
+  const dLo = linear(cpu, RDI, ad, SEG_ES, k);
   write(cpu, k, dLo, linHi, vLo, vHi);
   const delta = backward(cpu) ? -k : k;
   addReg(cpu, RSI, ad, delta);
@@ -288,11 +296,11 @@ function repMovs(cpu: Cpu, ad: number, k: number, seg: number, back: boolean): v
   const cLo = cpu.lo(RCX);
   if (ad === 8 && !back && cLo > 0 && cLo <= 4096 && cpu.hi64(RCX) === 0) {
     const bytes = cLo * k;
-    const sLo = linear(cpu, RSI, 8, seg);
+    const sLo = linear(cpu, RSI, 8, seg, k);
     const sHi = linHi;
-    const dLo = linear(cpu, RDI, 8, SEG_ES);
+    const dLo = linear(cpu, RDI, 8, SEG_ES, k);
     const dHi = linHi;
-    if ((sLo & 0xfff) + bytes <= 4096 && (dLo & 0xfff) + bytes <= 4096 && !misaligned(cpu, sLo | dLo, k)) {
+    if ((sLo & 0xfff) + bytes <= 4096 && (dLo & 0xfff) + bytes <= 4096 && !noBulk(cpu, sLo | dLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       if (ps + bytes <= ram && pd + bytes <= ram) {
@@ -321,16 +329,16 @@ function repMovs(cpu: Cpu, ad: number, k: number, seg: number, back: boolean): v
       return;
     }
     if (n > budget) n = budget;
-    const sLo = linear(cpu, RSI, ad, seg);
+    const sLo = linear(cpu, RSI, ad, seg, k);
     const sHi = linHi;
-    const dLo = linear(cpu, RDI, ad, SEG_ES);
+    const dLo = linear(cpu, RDI, ad, SEG_ES, k);
     const dHi = linHi;
     const ns = span(sLo, cpu.lo(RSI), ad, k, back);
     if (ns < n) n = ns;
     const nd = span(dLo, cpu.lo(RDI), ad, k, back);
     if (nd < n) n = nd;
     let bulk = false;
-    if (n > 0 && !misaligned(cpu, sLo | dLo, k)) {
+    if (n > 0 && !noBulk(cpu, sLo | dLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       const bytes = n * k;
@@ -367,7 +375,7 @@ function stos(cpu: Cpu, e: CachedInsn): void {
   const vHi = k === 8 ? cpu.hi : 0;
   const back = backward(cpu);
   if (!(e.prefixes & ANY_REP)) {
-    const dLo = linear(cpu, RDI, ad, SEG_ES);
+    const dLo = linear(cpu, RDI, ad, SEG_ES, k);
     write(cpu, k, dLo, linHi, vLo, vHi);
     addReg(cpu, RDI, ad, back ? -k : k);
     return;
@@ -377,8 +385,8 @@ function stos(cpu: Cpu, e: CachedInsn): void {
   const cLo = cpu.lo(RCX);
   if (ad === 8 && !back && cLo > 0 && cLo <= 4096 && cpu.hi64(RCX) === 0) {
     const bytes = cLo * k;
-    const dLo = linear(cpu, RDI, 8, SEG_ES);
-    if ((dLo & 0xfff) + bytes <= 4096 && !misaligned(cpu, dLo, k)) {
+    const dLo = linear(cpu, RDI, 8, SEG_ES, k);
+    if ((dLo & 0xfff) + bytes <= 4096 && !noBulk(cpu, dLo, k)) {
       const pd = cpu.translate(dLo, linHi, ACCESS_WRITE);
       if (pd + bytes <= ram) {
         fillElements(cpu, RAM_OFFSET + pd, bytes, k, vLo, vHi);
@@ -398,12 +406,12 @@ function stos(cpu: Cpu, e: CachedInsn): void {
       return;
     }
     if (n > budget) n = budget;
-    const dLo = linear(cpu, RDI, ad, SEG_ES);
+    const dLo = linear(cpu, RDI, ad, SEG_ES, k);
     const dHi = linHi;
     const nd = span(dLo, cpu.lo(RDI), ad, k, back);
     if (nd < n) n = nd;
     let bulk = false;
-    if (n > 0 && !misaligned(cpu, dLo, k)) {
+    if (n > 0 && !noBulk(cpu, dLo, k)) {
       const pd = cpu.translate(dLo, dHi, ACCESS_WRITE);
       const bytes = n * k;
       const d = back ? pd - (bytes - k) : pd;
@@ -432,7 +440,7 @@ function lods(cpu: Cpu, e: CachedInsn): void {
   const seg = sourceSeg(e);
   const back = backward(cpu);
   if (!(e.prefixes & ANY_REP)) {
-    const sLo = linear(cpu, RSI, ad, seg);
+    const sLo = linear(cpu, RSI, ad, seg, k);
     const v = read(cpu, k, sLo, linHi);
     cpu.setReg(RAX, k, v, cpu.hi, 0);
     addReg(cpu, RSI, ad, back ? -k : k);
@@ -448,12 +456,12 @@ function lods(cpu: Cpu, e: CachedInsn): void {
       return;
     }
     if (n > budget) n = budget;
-    const sLo = linear(cpu, RSI, ad, seg);
+    const sLo = linear(cpu, RSI, ad, seg, k);
     const sHi = linHi;
     const ns = span(sLo, cpu.lo(RSI), ad, k, back);
     if (ns < n) n = ns;
     let bulk = false;
-    if (n > 0 && !misaligned(cpu, sLo, k)) {
+    if (n > 0 && !noBulk(cpu, sLo, k)) {
       const ps = cpu.translate(sLo, sHi, ACCESS_READ);
       const bytes = n * k;
       const s = back ? ps - (bytes - k) : ps;
@@ -495,10 +503,10 @@ function compare(cpu: Cpu, e: CachedInsn, scan: boolean): void {
   }
   if (!(e.prefixes & ANY_REP)) {
     if (!scan) {
-      aLo = read(cpu, k, linear(cpu, RSI, ad, seg), linHi);
+      aLo = read(cpu, k, linear(cpu, RSI, ad, seg, k), linHi);
       if (k === 8) aHi = cpu.hi;
     }
-    const bLo = read(cpu, k, linear(cpu, RDI, ad, SEG_ES), linHi);
+    const bLo = read(cpu, k, linear(cpu, RDI, ad, SEG_ES, k), linHi);
     alu(cpu, ALU_CMP, k, aLo, aHi, bLo, k === 8 ? cpu.hi : 0);
     if (!scan) addReg(cpu, RSI, ad, step);
     addReg(cpu, RDI, ad, step);
@@ -519,12 +527,12 @@ function compare(cpu: Cpu, e: CachedInsn, scan: boolean): void {
     let sLo = 0;
     let sHi = 0;
     if (!scan) {
-      sLo = linear(cpu, RSI, ad, seg);
+      sLo = linear(cpu, RSI, ad, seg, k);
       sHi = linHi;
       const ns = span(sLo, cpu.lo(RSI), ad, k, back);
       if (ns < n) n = ns;
     }
-    const dLo = linear(cpu, RDI, ad, SEG_ES);
+    const dLo = linear(cpu, RDI, ad, SEG_ES, k);
     const dHi = linHi;
     const nd = span(dLo, cpu.lo(RDI), ad, k, back);
     if (nd < n) n = nd;
@@ -534,7 +542,7 @@ function compare(cpu: Cpu, e: CachedInsn, scan: boolean): void {
     let xHi = aHi;
     let yLo = 0;
     let yHi = 0;
-    if (n > 0 && !misaligned(cpu, scan ? dLo : sLo | dLo, k)) {
+    if (n > 0 && !noBulk(cpu, scan ? dLo : sLo | dLo, k)) {
       const ps = scan ? 0 : cpu.translate(sLo, sHi, ACCESS_READ);
       const pd = cpu.translate(dLo, dHi, ACCESS_READ);
       const bytes = n * k;
