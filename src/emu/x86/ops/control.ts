@@ -11,11 +11,11 @@ import type { Binding } from '../exec.ts';
 import { AF, CF, DF, IF, IOPL, PF, SF, ZF } from '../flags.ts';
 import { K, type Opcode } from '../opcode-table.ts';
 
-export function jcc(cpu: Cpu, e: CachedInsn): void {
+function jcc(cpu: Cpu, e: CachedInsn): void {
   if (cpu.cond(e.aux)) cpu.jumpRelative(e.imm, e.opsize);
 }
 
-export function jmpRel(cpu: Cpu, e: CachedInsn): void {
+function jmpRel(cpu: Cpu, e: CachedInsn): void {
   cpu.jumpRelative(e.imm, e.opsize);
 }
 

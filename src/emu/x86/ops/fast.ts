@@ -2,7 +2,7 @@
  * Fast forms of the commonest decodings: the 32- and 64-bit register forms of the ALU
  * instructions, TEST, INC and DEC, MOV between registers, to and from memory and from an immediate,
  * LEA and MOVZX/MOVSX/MOVSXD with 64-bit addressing, PUSH/POP of a register, and relative
- * Jcc/JMP/CALL and RET in 64-bit code. They are chosen per decoded instruction when it is
+ * CALL and RET in 64-bit code. They are chosen per decoded instruction when it is
  * bound (exec.ts `bindHandler`), with the operand registers folded into `aux`, so that the
  * instructions a kernel runs most skip the generic handlers' size, form and REX branches.
  *
@@ -22,7 +22,7 @@ import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_SUB } from '../flags.ts'
 import { GPR, LAZY_AUX, LAZY_DST, LAZY_OP, LAZY_RES, LAZY_SIZE, LAZY_SRC, SEGS, SEG_BASE, SEG_STRIDE } from '../../state-layout.ts';
 import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, aluAI, aluEG, aluEI, aluGE, incDec, test } from './alu.ts';
 import { lea, mov, movExtend, pop, push } from './move.ts';
-import { callRel, jcc, jmpRel, ret } from './control.ts';
+import { callRel, ret } from './control.ts';
 
 // Literal Int32 indexes and values (imported bindings cost a load per use on the hot path).
 const I_GPR = 0;
@@ -401,14 +401,11 @@ function storeImm32(cpu: Cpu, e: CachedInsn): void {
   cpu.write32(lo, cpu.eaHi, e.imm);
 }
 
-/** PUSH r64 in 64-bit code (RSP changes only once the write succeeded). */
-function push64(cpu: Cpu, e: CachedInsn): void {
+/** Pushes a qword in 64-bit code; RSP changes only once the write succeeded. */
+function pushQword(cpu: Cpu, vLo: number, vHi: number): void {
   const i32 = cpu.i32;
-  const s = srcOf(e.aux);
   const spLo = i32[8]!;
   const spHi = i32[9]!;
-  const vLo = i32[s]!;
-  const vHi = i32[s + 1]!;
   const nLo = (spLo - 8) | 0;
   const nHi = (spLo >>> 0) < 8 ? (spHi - 1) | 0 : spHi;
   cpu.nonCanonicalVector = VEC_SS;
@@ -417,68 +414,49 @@ function push64(cpu: Cpu, e: CachedInsn): void {
   i32[9] = nHi;
 }
 
+/** Reads the qword at RSP in 64-bit code (high half in cpu.hi); dropTop() then releases it. */
+function readTop(cpu: Cpu): number {
+  cpu.nonCanonicalVector = VEC_SS;
+  return cpu.read64(cpu.i32[8]!, cpu.i32[9]!);
+}
+
+function dropTop(i32: Int32Array): void {
+  const s = (i32[8]! >>> 0) + 8;
+  i32[9] = s > 0xffffffff ? (i32[9]! + 1) | 0 : i32[9]!;
+  i32[8] = s | 0;
+}
+
+/** PUSH r64 in 64-bit code. */
+function push64(cpu: Cpu, e: CachedInsn): void {
+  const s = srcOf(e.aux);
+  pushQword(cpu, cpu.i32[s]!, cpu.i32[s + 1]!);
+}
+
 /** POP r64 in 64-bit code (POP RSP loads the popped value). */
 function pop64(cpu: Cpu, e: CachedInsn): void {
-  const i32 = cpu.i32;
-  const spLo = i32[8]!;
-  const spHi = i32[9]!;
-  cpu.nonCanonicalVector = VEC_SS;
-  const lo = cpu.read64(spLo, spHi);
+  const lo = readTop(cpu);
   const hi = cpu.hi;
-  const s = (spLo >>> 0) + 8;
-  i32[8] = s | 0;
-  i32[9] = s > 0xffffffff ? (spHi + 1) | 0 : spHi;
+  const i32 = cpu.i32;
+  dropTop(i32);
   const d = dstOf(e.aux);
   i32[d] = lo;
   i32[d + 1] = hi;
-}
-
-/** RIP-relative target of a 64-bit branch: nextLo/nextHi + disp, #GP(0) if not canonical. */
-function relativeTarget64(cpu: Cpu, disp: number): void {
-  const s = (cpu.nextLo >>> 0) + (disp >>> 0);
-  const hi = (cpu.nextHi + (disp < 0 ? -1 : 0) + (s > 0xffffffff ? 1 : 0)) | 0;
-  if (hi >> 15 !== 0 && hi >> 15 !== -1) cpu.fault(VEC_GP, 0);
-  cpu.nextLo = s | 0;
-  cpu.nextHi = hi;
-}
-
-/** Jcc rel in 64-bit code (aux: the condition). */
-function jcc64(cpu: Cpu, e: CachedInsn): void {
-  if (cpu.cond(e.aux)) relativeTarget64(cpu, e.imm);
-}
-
-function jmpRel64(cpu: Cpu, e: CachedInsn): void {
-  relativeTarget64(cpu, e.imm);
 }
 
 /** CALL rel32 in 64-bit code: the target is checked before the return address is pushed. */
 function callRel64(cpu: Cpu, e: CachedInsn): void {
   const retLo = cpu.nextLo;
   const retHi = cpu.nextHi;
-  relativeTarget64(cpu, e.imm);
-  const i32 = cpu.i32;
-  const spLo = i32[8]!;
-  const spHi = i32[9]!;
-  const nLo = (spLo - 8) | 0;
-  const nHi = (spLo >>> 0) < 8 ? (spHi - 1) | 0 : spHi;
-  cpu.nonCanonicalVector = VEC_SS;
-  cpu.write64(nLo, nHi, retLo, retHi);
-  i32[8] = nLo;
-  i32[9] = nHi;
+  cpu.jumpRelative(e.imm, 8);
+  pushQword(cpu, retLo, retHi);
 }
 
 /** RET in 64-bit code: a non-canonical return address is #GP(0) with RSP unchanged. */
 function ret64(cpu: Cpu): void {
-  const i32 = cpu.i32;
-  const spLo = i32[8]!;
-  const spHi = i32[9]!;
-  cpu.nonCanonicalVector = VEC_SS;
-  const lo = cpu.read64(spLo, spHi);
+  const lo = readTop(cpu);
   const hi = cpu.hi;
   if (hi >> 15 !== 0 && hi >> 15 !== -1) cpu.fault(VEC_GP, 0);
-  const s = (spLo >>> 0) + 8;
-  i32[8] = s | 0;
-  i32[9] = s > 0xffffffff ? (spHi + 1) | 0 : spHi;
+  dropTop(cpu.i32);
   cpu.nextLo = lo;
   cpu.nextHi = hi;
 }
@@ -549,8 +527,6 @@ export function fastForm(e: Insn, handler: Handler, aux: number): Binding | unde
   if (handler === lea && !reg && mem64(e)) return [lea64, regs(e.reg, 0) | (size === 8 ? WIDE : 0)];
   if (handler === movExtend && (reg || mem64(e))) return [movExtend64, (aux & 15) | regs(e.reg, 0) | (size === 8 ? WIDE : 0) | ssRelative(e)];
   if (e.mode === 64) {
-    if (handler === jcc) return [jcc64, aux];
-    if (handler === jmpRel) return [jmpRel64, 0];
     if (handler === callRel && size === 8) return [callRel64, 0];
     if (handler === ret && size === 8 && aux === 0) return [ret64, 0];
   }
